@@ -1,0 +1,16 @@
+// `runguardctl check`: the policy engine offline, as a CI gate.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace runguard::cli {
+
+// runguardctl check [--policy P] [--format text|json|sarif] BUNDLE_DIR|CONFIG_JSON
+// Exit 0 allowed, 1 denied, 2 usage or input error.
+int cmd_check(const std::vector<std::string>& args);
+
+// runguardctl controls [--format text|json]: the control catalog with CIS / PSS references.
+int cmd_controls(const std::vector<std::string>& args);
+
+}  // namespace runguard::cli

@@ -1,0 +1,20 @@
+// Process and namespace facts the create path needs from the kernel. Part of nsutil.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "runguard/common/status.h"
+
+namespace runguard::nsutil {
+
+// Replaces the current process with `path` running `argv` (argv[0] included) and the current
+// environment. Inherited file descriptors stay open. Returns only on failure.
+Status exec_program(const std::string& path, const std::vector<std::string>& argv);
+
+// True when the namespace file at `ns_path` (e.g. "/proc/1234/ns/net") is the same namespace as
+// the host's (pid 1's) namespace of `ns_file` ("net", "pid", "ipc", "uts", "mnt", "user",
+// "cgroup", "time"). Unreadable paths are reported as false: the runtime itself will fail on them.
+bool is_host_namespace(const std::string& ns_path, const std::string& ns_file);
+
+}  // namespace runguard::nsutil

@@ -1,0 +1,139 @@
+// create / run / restore: the create path of DESIGN.md.
+//
+//   load policy -> read config.json -> context -> decision -> [denied: report, exit 1, nothing
+//   written] -> decision record -> config.json (atomic) -> execve runtime with the original argv.
+//
+// Every side effect before the exec is undone if a later step fails, so a failed create leaves
+// config.json as it was and nothing in stateDir.
+#include <unistd.h>
+
+#include "runguard/nsutil/fs.h"
+#include "runguard/nsutil/process.h"
+#include "runguard/pipeline/commands.h"
+#include "runguard/pipeline/config.h"
+#include "runguard/policy/engine.h"
+#include "support.h"
+
+namespace runguard::pipeline {
+namespace {
+
+using internal::report_failure;
+
+// OS facts the pure policy core cannot look up itself.
+void add_host_facts(const Json& spec, policy::ContainerContext& ctx) {
+  static const std::pair<const char*, const char*> kNsFiles[] = {
+      {"pid", "pid"}, {"network", "net"}, {"ipc", "ipc"}, {"uts", "uts"},
+      {"mount", "mnt"}, {"user", "user"}, {"cgroup", "cgroup"}, {"time", "time"}};
+  if (auto l = spec.find("linux"); l != spec.end() && l->is_object()) {
+    if (auto ns = l->find("namespaces"); ns != l->end() && ns->is_array()) {
+      for (const auto& n : *ns) {
+        if (!n.is_object() || !n.contains("path") || !n["path"].is_string()) continue;
+        std::string type = n.value("type", ""), path = n["path"];
+        for (auto [t, file] : kNsFiles) {
+          if (type == t && nsutil::is_host_namespace(path, file)) ctx.host_namespace_paths.insert(path);
+        }
+      }
+    }
+  }
+  if (auto m = spec.find("mounts"); m != spec.end() && m->is_array()) {
+    for (const auto& mount : *m) {
+      if (!mount.is_object() || !mount.contains("source") || !mount["source"].is_string()) continue;
+      std::string src = mount["source"];
+      if (src.empty() || src[0] != '/') continue;
+      if (auto rp = nsutil::real_path(src); rp.is_ok() && *rp != src) ctx.resolved_sources[src] = *rp;
+    }
+  }
+}
+
+Json decision_record(const RuncArgs& args, const policy::Policy& p, const std::string& runtime,
+                     const policy::ContainerContext& ctx, const policy::Decision& d) {
+  Json r;
+  r["version"] = 1;
+  r["id"] = ctx.id;
+  r["time"] = now_rfc3339();
+  r["command"] = args.command;
+  r["policy"] = {{"source", p.source}};
+  r["runtime"] = runtime;
+  r["context"] = policy::context_to_json(ctx);
+  r["decision"] = policy::decision_to_json(d);
+  return r;
+}
+
+struct Prepared {
+  std::string config_path;
+  std::string original;         // config.json as read
+  std::string state_dir;        // <stateDir>/<id>, created by us
+  bool state_created = false;
+  bool config_written = false;
+
+  // Restores what this create changed, in reverse order.
+  void undo() {
+    if (config_written) (void)nsutil::write_file_atomic(config_path, original);
+    if (state_created) (void)nsutil::remove_tree(state_dir);
+  }
+};
+
+// The pipeline up to (not including) the exec. Denial is reported with Code::kDenied.
+Status prepare(const RuncArgs& args, const policy::Policy& p, const std::string& runtime, Prepared& out) {
+  std::string id = args.id();
+  RG_RETURN_IF_ERROR(check_container_id(id));
+  std::string bundle = args.flag("bundle").value_or("");
+  if (bundle.empty()) bundle = ".";
+  if (auto abs = nsutil::real_path(bundle); abs.is_ok()) bundle = *abs;
+  else return Status(Code::kInvalidArgument, "bundle " + bundle + ": " + abs.status().to_string());
+  out.config_path = bundle + "/config.json";
+
+  RG_ASSIGN_OR_RETURN(out.original, nsutil::read_file(out.config_path));
+  RG_ASSIGN_OR_RETURN(Json spec, parse_json(out.original, out.config_path));
+  RG_RETURN_IF_ERROR(policy::validate_spec(spec, out.config_path));
+
+  policy::ContainerContext ctx = policy::context_from_spec(spec, id, bundle, args.root);
+  add_host_facts(spec, ctx);
+  policy::Decision d = policy::evaluate_spec(p, spec, ctx);
+  if (!d.allowed) {
+    return Status(Code::kDenied, "container " + id + " denied by policy " + p.source + ": " + d.denial_summary());
+  }
+
+  out.state_dir = internal::container_state_dir(p.state_dir, id);
+  RG_RETURN_IF_ERROR(nsutil::make_dirs(out.state_dir, 0700));
+  std::string record = dump_json(decision_record(args, p, runtime, ctx, d), 2) + "\n";
+  RG_RETURN_IF_ERROR(nsutil::write_file_atomic(out.state_dir + "/decision.json", record, 0600));
+  out.state_created = true;  // from here on the record is ours to remove on failure
+
+  if (d.result != spec) {
+    RG_RETURN_IF_ERROR(nsutil::write_file_atomic(out.config_path, dump_json(d.result)));
+    out.config_written = true;
+  }
+  internal::log_for(args).write("info", "runguard: container " + id + ": " + internal::summarize(d) +
+                                            " (record " + out.state_dir + "/decision.json)");
+  return Status::ok();
+}
+
+}  // namespace
+
+int cmd_create(const RuncArgs& args) {
+  RuncLog log = internal::log_for(args);
+  bool explicit_path = false;
+  std::string path = config_path(&explicit_path);
+  auto policy = load_policy(path, explicit_path);
+  if (!policy.is_ok()) return report_failure(log, policy.status());
+  auto runtime = internal::runtime_for(*policy);
+  if (!runtime.is_ok()) return report_failure(log, runtime.status());
+
+  Prepared prep;
+  Status s = prepare(args, *policy, *runtime, prep);
+  if (!s.is_ok()) {
+    prep.undo();
+    bool internal_error = s.code() != Code::kDenied && s.code() != Code::kInvalidArgument && s.code() != Code::kNotFound;
+    if (internal_error && policy->failure_policy == policy::FailurePolicy::kOpen) {
+      log.write("error", "runguard: " + s.to_string() + " (failurePolicy: open, starting the container unhardened)");
+      return internal::exec_runtime(log, *runtime, args.argv);
+    }
+    return report_failure(log, s);
+  }
+  int rc = internal::exec_runtime(log, *runtime, args.argv);
+  prep.undo();  // only reached when execve failed
+  return rc;
+}
+
+}  // namespace runguard::pipeline

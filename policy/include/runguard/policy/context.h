@@ -1,0 +1,41 @@
+// ContainerContext: who the container is, as far as the policy needs to know.
+//
+// Built from argv, config.json annotations and facts the OS layer looked up (which namespace
+// paths are the host's, where bind-mount sources really point). The policy core never looks
+// anything up itself; it only reads this struct.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+
+#include "runguard/common/json.h"
+
+namespace runguard::policy {
+
+struct ContainerContext {
+  std::string id;
+  std::string bundle;
+  std::string engine;           // "containerd-cri", "containerd", "cri-o", "podman", "unknown"
+  std::string container_type;   // "sandbox" | "container" (CRI); "" when unknown
+  std::string k8s_namespace;
+  std::string pod_name;
+  std::string sandbox_id;
+  std::string container_name;
+  std::string image;            // reference as the engine named it; "" when unknown
+  std::map<std::string, std::string> annotations;
+
+  // OS facts, filled by the caller (nsutil); absent facts are simply empty.
+  std::set<std::string> host_namespace_paths;            // linux.namespaces[].path that are the host's
+  std::map<std::string, std::string> resolved_sources;   // mounts[].source -> realpath
+};
+
+// Reads annotations and the engine's identity from a config.json into a context. Pure; wrong
+// types in annotations are ignored here (the spec validator reports them).
+ContainerContext context_from_spec(const Json& spec, const std::string& id, const std::string& bundle,
+                                   const std::string& runtime_root);
+
+Json context_to_json(const ContainerContext& ctx);
+ContainerContext context_from_json(const Json& j);
+
+}  // namespace runguard::policy

@@ -1,0 +1,122 @@
+// The policy: what runguard enforces on every container, as loaded from policy.yaml.
+//
+// A Policy is a plain value produced by the loader (loader.h) after full validation; nothing in
+// it is unchecked. Every control has an Action; a control the YAML does not mention keeps its
+// built-in default, the secure setting (see defaults()). Overrides are resolved at load time into
+// complete Controls, so evaluation never merges anything: it picks the first matching override's
+// controls, or the top-level ones.
+//
+// Thread-safety: immutable after loading; share freely.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runguard/common/json.h"
+
+namespace runguard::policy {
+
+// What a control does when the spec violates it.
+enum class Action {
+  kEnforce,  // change the spec so it complies
+  kDeny,     // refuse the container
+  kAudit,    // record the violation only
+  kOff,      // do not check
+};
+const char* action_name(Action a);
+
+// Global mode: kEnforce applies actions as configured; kAudit downgrades every enforce/deny to a
+// record of what would have happened and changes nothing.
+enum class Mode { kEnforce, kAudit };
+
+// What an internal error (not a denial) does to the container: closed refuses it, open lets it
+// start unmodified with an error logged.
+enum class FailurePolicy { kClosed, kOpen };
+
+struct UserControl {
+  Action action = Action::kEnforce;
+  uint32_t uid = 65532;
+  uint32_t gid = 65532;
+};
+
+struct CapabilitiesControl {
+  Action action = Action::kEnforce;
+  std::vector<std::string> allow = {"CAP_NET_BIND_SERVICE"};  // canonical "CAP_X" names
+};
+
+struct SimpleControl {
+  Action action = Action::kEnforce;
+};
+
+struct SeccompControl {
+  Action action = Action::kEnforce;
+  std::string profile = "default";  // "default" (embedded) or an absolute path to an OCI profile
+  Json profile_json;                // the loaded, validated linux.seccomp object
+};
+
+struct LimitSetting {
+  std::optional<int64_t> default_value;  // applied when the spec sets no limit
+  std::optional<int64_t> max;            // a larger (or unlimited) request is clamped to this
+};
+
+struct RlimitSetting {
+  std::optional<uint64_t> default_value;  // soft = hard = default when the spec lacks this rlimit
+  std::optional<uint64_t> max;            // soft and hard are clamped to this
+};
+
+struct ResourcesControl {
+  Action action = Action::kEnforce;
+  LimitSetting memory{512LL << 20, 8LL << 30};
+  LimitSetting pids{1024, 32768};
+  std::optional<uint64_t> cpu_default_shares = 1024;
+  std::map<std::string, RlimitSetting> rlimits = {{"RLIMIT_NOFILE", {16384, std::nullopt}}};
+};
+
+struct SensitiveMountsControl {
+  Action action = Action::kDeny;
+  std::vector<std::string> allow;  // host paths exempted by the administrator (exact, normalised)
+};
+
+struct Controls {
+  UserControl user;
+  CapabilitiesControl capabilities;
+  SimpleControl no_new_privileges{Action::kEnforce};
+  SeccompControl seccomp;
+  ResourcesControl resources;
+  SimpleControl host_namespaces{Action::kDeny};
+  SimpleControl privileged{Action::kDeny};
+  SensitiveMountsControl sensitive_mounts;
+  SimpleControl readonly_rootfs{Action::kAudit};
+  SimpleControl secrets_in_env{Action::kDeny};
+};
+
+// Which containers an override applies to. Every present field must match; an empty match
+// matches everything.
+struct Match {
+  std::optional<std::string> container_type;             // "sandbox" | "container"
+  std::optional<std::string> namespace_;                 // Kubernetes namespace (glob)
+  std::optional<std::string> image;                      // image reference (glob)
+  std::map<std::string, std::string> annotations;        // key -> value glob
+};
+
+struct Override {
+  std::string name;      // "overrides[0]" unless the YAML gives `name:`
+  Match match;
+  Controls controls;     // complete: the top-level controls with this override's changes applied
+};
+
+struct Policy {
+  std::string source;                 // file the policy came from, or "<embedded defaults>"
+  std::string runtime_path;           // empty: first "runc" on PATH that is not runguard
+  std::string state_dir = "/run/runguard";
+  std::string lib_dir = "/var/lib/runguard";
+  Mode mode = Mode::kEnforce;
+  FailurePolicy failure_policy = FailurePolicy::kClosed;
+  Controls controls;
+  std::vector<Override> overrides;
+};
+
+}  // namespace runguard::policy

@@ -1,0 +1,88 @@
+#include "runguard/policy/context.h"
+
+namespace runguard::policy {
+namespace {
+
+std::string annotation(const ContainerContext& c, const char* key) {
+  auto it = c.annotations.find(key);
+  return it == c.annotations.end() ? "" : it->second;
+}
+
+}  // namespace
+
+ContainerContext context_from_spec(const Json& spec, const std::string& id, const std::string& bundle,
+                                   const std::string& runtime_root) {
+  ContainerContext c;
+  c.id = id;
+  c.bundle = bundle;
+  if (spec.is_object()) {
+    if (auto it = spec.find("annotations"); it != spec.end() && it->is_object()) {
+      for (const auto& [k, v] : it->items()) {
+        if (v.is_string()) c.annotations[k] = v.get<std::string>();
+      }
+    }
+  }
+  // containerd's CRI plugin (reference/runtime-plumbing.md §4).
+  c.container_type = annotation(c, "io.kubernetes.cri.container-type");
+  if (!c.container_type.empty()) {
+    c.engine = "containerd-cri";
+    c.k8s_namespace = annotation(c, "io.kubernetes.cri.sandbox-namespace");
+    c.pod_name = annotation(c, "io.kubernetes.cri.sandbox-name");
+    c.sandbox_id = annotation(c, "io.kubernetes.cri.sandbox-id");
+    c.container_name = annotation(c, "io.kubernetes.cri.container-name");
+    c.image = annotation(c, "io.kubernetes.cri.image-name");
+  } else if (c.annotations.count("io.kubernetes.cri-o.ContainerType")) {
+    c.engine = "cri-o";
+    c.container_type = annotation(c, "io.kubernetes.cri-o.ContainerType");
+    c.k8s_namespace = annotation(c, "io.kubernetes.pod.namespace");
+    c.pod_name = annotation(c, "io.kubernetes.pod.name");
+    c.sandbox_id = annotation(c, "io.kubernetes.cri-o.SandboxID");
+    c.container_name = annotation(c, "io.kubernetes.container.name");
+    c.image = annotation(c, "io.kubernetes.cri-o.Image");
+  } else if (annotation(c, "io.container.manager") == "libpod") {
+    c.engine = "podman";
+  } else if (runtime_root.rfind("/run/containerd/", 0) == 0 || bundle.find("/io.containerd.runtime.v2.task/") != std::string::npos) {
+    c.engine = "containerd";
+  } else {
+    c.engine = "unknown";
+  }
+  return c;
+}
+
+Json context_to_json(const ContainerContext& c) {
+  Json j = {{"id", c.id},
+            {"bundle", c.bundle},
+            {"engine", c.engine},
+            {"containerType", c.container_type},
+            {"namespace", c.k8s_namespace},
+            {"pod", c.pod_name},
+            {"sandboxId", c.sandbox_id},
+            {"containerName", c.container_name},
+            {"image", c.image}};
+  j["annotations"] = Json::object();
+  for (const auto& [k, v] : c.annotations) j["annotations"][k] = v;
+  return j;
+}
+
+ContainerContext context_from_json(const Json& j) {
+  ContainerContext c;
+  if (!j.is_object()) return c;
+  auto str = [&](const char* k) { return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string(); };
+  c.id = str("id");
+  c.bundle = str("bundle");
+  c.engine = str("engine");
+  c.container_type = str("containerType");
+  c.k8s_namespace = str("namespace");
+  c.pod_name = str("pod");
+  c.sandbox_id = str("sandboxId");
+  c.container_name = str("containerName");
+  c.image = str("image");
+  if (j.contains("annotations") && j["annotations"].is_object()) {
+    for (const auto& [k, v] : j["annotations"].items()) {
+      if (v.is_string()) c.annotations[k] = v.get<std::string>();
+    }
+  }
+  return c;
+}
+
+}  // namespace runguard::policy

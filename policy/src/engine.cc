@@ -1,0 +1,78 @@
+#include "runguard/policy/engine.h"
+
+#include "eval.h"
+#include "runguard/common/strings.h"
+
+namespace runguard::policy {
+namespace {
+
+bool matches(const Match& m, const ContainerContext& ctx) {
+  if (m.container_type && *m.container_type != ctx.container_type) return false;
+  if (m.namespace_ && !glob_match(*m.namespace_, ctx.k8s_namespace)) return false;
+  if (m.image && !glob_match(*m.image, ctx.image)) return false;
+  for (const auto& [key, pattern] : m.annotations) {
+    auto it = ctx.annotations.find(key);
+    if (it == ctx.annotations.end() || !glob_match(pattern, it->second)) return false;
+  }
+  return true;
+}
+
+template <typename Fn>
+Decision run(const Policy& p, const Json& doc, const ContainerContext& ctx, Fn&& apply) {
+  Decision d;
+  d.mode = p.mode;
+  const Controls& c = select_controls(p, ctx, &d.override_name);
+  Json work = doc;
+  internal::Eval e(p.mode, d, work, ctx);
+  apply(c, e);
+  d.result = (p.mode == Mode::kEnforce && d.allowed) ? std::move(work) : doc;
+  if (!d.allowed) {
+    for (auto& m : d.mutations) m.applied = false;
+  }
+  return d;
+}
+
+}  // namespace
+
+const Controls& select_controls(const Policy& p, const ContainerContext& ctx, std::string* override_name) {
+  for (const auto& o : p.overrides) {
+    if (matches(o.match, ctx)) {
+      if (override_name) *override_name = o.name;
+      return o.controls;
+    }
+  }
+  if (override_name) override_name->clear();
+  return p.controls;
+}
+
+Decision evaluate_spec(const Policy& p, const Json& spec, const ContainerContext& ctx) {
+  return run(p, spec, ctx, [](const Controls& c, internal::Eval& e) {
+    // Order matters only for readability of the record: who runs, with what, then the container.
+    internal::check_privileged(c.privileged, e);
+    internal::check_user(c.user, e, "/process");
+    internal::check_capabilities(c.capabilities, e, "/process");
+    internal::check_no_new_privileges(c.no_new_privileges, e, "/process");
+    internal::check_secrets_in_env(c.secrets_in_env, e, "/process");
+    internal::check_seccomp(c.seccomp, e);
+    internal::check_resources(c.resources, e);
+    internal::check_host_namespaces(c.host_namespaces, e);
+    internal::check_sensitive_mounts(c.sensitive_mounts, e);
+    internal::check_readonly_rootfs(c.readonly_rootfs, e);
+  });
+}
+
+Decision evaluate_process(const Policy& p, const Json& process, const ContainerContext& ctx) {
+  return run(p, process, ctx, [](const Controls& c, internal::Eval& e) {
+    internal::check_user(c.user, e, "");
+    internal::check_capabilities(c.capabilities, e, "");
+    internal::check_no_new_privileges(c.no_new_privileges, e, "");
+    internal::check_secrets_in_env(c.secrets_in_env, e, "");
+    internal::check_rlimits(c.resources, e, "");
+  });
+}
+
+Decision evaluate_update(const Policy& p, const Json& resources, const ContainerContext& ctx) {
+  return run(p, resources, ctx, [](const Controls& c, internal::Eval& e) { internal::check_update_resources(c.resources, e); });
+}
+
+}  // namespace runguard::policy

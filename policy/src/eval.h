@@ -1,0 +1,66 @@
+// Internal: the state one evaluation threads through the controls, and the control functions.
+#pragma once
+
+#include <string>
+
+#include "runguard/policy/catalog.h"
+#include "runguard/policy/context.h"
+#include "runguard/policy/decision.h"
+#include "runguard/policy/policy.h"
+
+namespace runguard::policy::internal {
+
+// One evaluation. Controls call violation() for each problem they find; when it returns true the
+// control applies its fix through set()/remove()/add(). In audit mode fixes go to a scratch copy
+// and are recorded as not applied.
+class Eval {
+ public:
+  Eval(Mode mode, Decision& d, Json& doc, const ContainerContext& ctx) : mode_(mode), d_(d), doc_(doc), ctx_(ctx) {}
+
+  Json& doc() { return doc_; }
+  const ContainerContext& ctx() const { return ctx_; }
+
+  // Records a violation of `control` under `action`; true when the caller should fix it.
+  bool violation(const char* control, const std::string& id, Severity sev, Action action, const std::string& message,
+                 const std::string& pointer);
+
+  // Mutations, recorded against the control/id of the last violation().
+  void set(const std::string& pointer, Json value, Json recorded = Json());
+  void remove(const std::string& pointer);
+
+ private:
+  void record(const std::string& op, const std::string& pointer, Json value);
+
+  Mode mode_;
+  Decision& d_;
+  Json& doc_;
+  const ContainerContext& ctx_;
+  std::string control_;
+  std::string id_;
+};
+
+// Process-level controls take the JSON pointer of the process object ("/process" in a spec,
+// "" in an exec process file).
+void check_user(const UserControl& c, Eval& e, const std::string& proc);
+void check_capabilities(const CapabilitiesControl& c, Eval& e, const std::string& proc);
+void check_no_new_privileges(const SimpleControl& c, Eval& e, const std::string& proc);
+void check_secrets_in_env(const SimpleControl& c, Eval& e, const std::string& proc);
+void check_rlimits(const ResourcesControl& c, Eval& e, const std::string& proc);
+
+// Spec-level controls.
+void check_seccomp(const SeccompControl& c, Eval& e);
+void check_resources(const ResourcesControl& c, Eval& e);
+void check_host_namespaces(const SimpleControl& c, Eval& e);
+void check_privileged(const SimpleControl& c, Eval& e);
+void check_sensitive_mounts(const SensitiveMountsControl& c, Eval& e);
+void check_readonly_rootfs(const SimpleControl& c, Eval& e);
+
+// Update: clamps a LinuxResources document at pointer "" to the maxima.
+void check_update_resources(const ResourcesControl& c, Eval& e);
+
+// Helpers shared by the controls.
+const Json* at(const Json& doc, const std::string& pointer);  // nullptr when absent
+std::string env_name(const std::string& entry);                // "NAME" of "NAME=value"
+bool looks_like_secret(const std::string& entry);              // by name or by value shape
+
+}  // namespace runguard::policy::internal

@@ -1,0 +1,355 @@
+#include "runguard/policy/loader.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <climits>
+
+#include "runguard/common/strings.h"
+#include "runguard/policy/catalog.h"
+#include "runguard/policy/names.h"
+#include "runguard/policy/seccomp_profile.h"
+
+namespace runguard::policy {
+namespace {
+
+constexpr size_t kMaxOverrides = 256;
+
+// Walks a YAML document, turning every problem into a Status that names file:line:col and the
+// dotted key. yaml-cpp exceptions stop here.
+class Loader {
+ public:
+  Loader(std::string source, const FileReader& read_file) : source_(std::move(source)), read_file_(read_file) {}
+
+  Status load(const YAML::Node& root, Policy& p) {
+    if (!root || root.IsNull()) return Status::ok();  // an empty file is the defaults
+    if (!root.IsMap()) return error(root, "", "the policy must be a mapping of keys (runtime, controls, ...)");
+    RG_RETURN_IF_ERROR(check_keys(root, "", {"runtime", "stateDir", "libDir", "mode", "failurePolicy", "controls", "overrides"}));
+    if (auto rt = root["runtime"]) {
+      RG_RETURN_IF_ERROR(check_keys(rt, "runtime", {"path"}));
+      if (auto path = rt["path"]) {
+        RG_ASSIGN_OR_RETURN(p.runtime_path, absolute_path(path, "runtime.path"));
+      }
+    }
+    if (auto n = root["stateDir"]) { RG_ASSIGN_OR_RETURN(p.state_dir, absolute_path(n, "stateDir")); }
+    if (auto n = root["libDir"]) { RG_ASSIGN_OR_RETURN(p.lib_dir, absolute_path(n, "libDir")); }
+    if (auto n = root["mode"]) {
+      RG_ASSIGN_OR_RETURN(std::string m, one_of(n, "mode", {"enforce", "audit"}));
+      p.mode = m == "audit" ? Mode::kAudit : Mode::kEnforce;
+    }
+    if (auto n = root["failurePolicy"]) {
+      RG_ASSIGN_OR_RETURN(std::string m, one_of(n, "failurePolicy", {"closed", "open"}));
+      p.failure_policy = m == "open" ? FailurePolicy::kOpen : FailurePolicy::kClosed;
+    }
+    if (auto n = root["controls"]) RG_RETURN_IF_ERROR(controls(n, "controls", p.controls));
+    if (auto n = root["overrides"]) RG_RETURN_IF_ERROR(overrides(n, p));
+    return Status::ok();
+  }
+
+ private:
+  Status error(const YAML::Node& n, const std::string& key, const std::string& msg) const {
+    std::string where = source_;
+    if (n && n.Mark().line >= 0) {
+      where += ":" + std::to_string(n.Mark().line + 1) + ":" + std::to_string(n.Mark().column + 1);
+    }
+    return invalid(where + ": " + (key.empty() ? "" : key + ": ") + msg);
+  }
+
+  Status check_keys(const YAML::Node& n, const std::string& key, const std::vector<std::string>& allowed) const {
+    if (!n.IsMap()) return error(n, key, "expected a mapping");
+    for (const auto& kv : n) {
+      std::string k = kv.first.Scalar();
+      if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) {
+        std::string full = key.empty() ? k : key + "." + k;
+        return error(kv.first, full, "unknown key" + did_you_mean(k, allowed) + "; allowed here: " + join(allowed, ", "));
+      }
+    }
+    return Status::ok();
+  }
+
+  Result<std::string> scalar(const YAML::Node& n, const std::string& key) const {
+    if (!n.IsScalar()) return error(n, key, "expected a single value, not a list or mapping");
+    return n.Scalar();
+  }
+
+  Result<std::string> one_of(const YAML::Node& n, const std::string& key, const std::vector<std::string>& values) const {
+    RG_ASSIGN_OR_RETURN(std::string v, scalar(n, key));
+    if (std::find(values.begin(), values.end(), v) == values.end()) {
+      return error(n, key, "\"" + v + "\" is not one of " + join(values, ", ") + did_you_mean(v, values));
+    }
+    return v;
+  }
+
+  Result<std::string> absolute_path(const YAML::Node& n, const std::string& key) const {
+    RG_ASSIGN_OR_RETURN(std::string v, scalar(n, key));
+    if (v.empty() || v.front() != '/') return error(n, key, "\"" + v + "\" must be an absolute path");
+    return v;
+  }
+
+  Result<int64_t> integer(const YAML::Node& n, const std::string& key, int64_t min, int64_t max) const {
+    RG_ASSIGN_OR_RETURN(std::string v, scalar(n, key));
+    bool neg = !v.empty() && v[0] == '-';
+    std::string digits = neg ? v.substr(1) : v;
+    if (digits.empty() || !std::all_of(digits.begin(), digits.end(), ::isdigit) || digits.size() > 18) {
+      return error(n, key, "\"" + v + "\" is not an integer");
+    }
+    int64_t x = std::stoll(v);
+    if (x < min || x > max) {
+      return error(n, key, std::to_string(x) + " is out of range [" + std::to_string(min) + ", " + std::to_string(max) + "]");
+    }
+    return x;
+  }
+
+  Result<int64_t> byte_size(const YAML::Node& n, const std::string& key) const {
+    RG_ASSIGN_OR_RETURN(std::string v, scalar(n, key));
+    auto r = parse_byte_size(v);
+    if (!r.is_ok()) return error(n, key, r.status().message());
+    if (*r <= 0) return error(n, key, "must be larger than 0");
+    return *r;
+  }
+
+  Result<Action> action(const YAML::Node& n, const std::string& key, bool allow_enforce) const {
+    std::vector<std::string> names = {"enforce", "deny", "audit", "off"};
+    RG_ASSIGN_OR_RETURN(std::string v, one_of(n, key, names));
+    if (v == "enforce" && !allow_enforce) return error(n, key, "this control cannot be enforced (use deny, audit or off)");
+    if (v == "enforce") return Action::kEnforce;
+    if (v == "deny") return Action::kDeny;
+    if (v == "audit") return Action::kAudit;
+    return Action::kOff;
+  }
+
+  Status controls(const YAML::Node& n, const std::string& key, Controls& c) const {
+    RG_RETURN_IF_ERROR(check_keys(n, key, control_names()));
+    for (const auto& kv : n) {
+      std::string name = kv.first.Scalar();
+      std::string k = key + "." + name;
+      const YAML::Node& v = kv.second;
+      if (!v.IsMap()) return error(v, k, "expected a mapping such as { action: enforce }");
+      if (name == "user") RG_RETURN_IF_ERROR(user(v, k, c.user));
+      else if (name == "capabilities") RG_RETURN_IF_ERROR(capabilities(v, k, c.capabilities));
+      else if (name == "noNewPrivileges") RG_RETURN_IF_ERROR(simple(v, k, c.no_new_privileges, true));
+      else if (name == "seccomp") RG_RETURN_IF_ERROR(seccomp(v, k, c.seccomp));
+      else if (name == "resources") RG_RETURN_IF_ERROR(resources(v, k, c.resources));
+      else if (name == "hostNamespaces") RG_RETURN_IF_ERROR(simple(v, k, c.host_namespaces, true));
+      else if (name == "privileged") RG_RETURN_IF_ERROR(simple(v, k, c.privileged, true));
+      else if (name == "sensitiveMounts") RG_RETURN_IF_ERROR(sensitive_mounts(v, k, c.sensitive_mounts));
+      else if (name == "readonlyRootfs") RG_RETURN_IF_ERROR(simple(v, k, c.readonly_rootfs, true));
+      else if (name == "secretsInEnv") RG_RETURN_IF_ERROR(simple(v, k, c.secrets_in_env, true));
+    }
+    return Status::ok();
+  }
+
+  Status simple(const YAML::Node& n, const std::string& key, SimpleControl& c, bool allow_enforce) const {
+    RG_RETURN_IF_ERROR(check_keys(n, key, {"action"}));
+    if (auto a = n["action"]) { RG_ASSIGN_OR_RETURN(c.action, action(a, key + ".action", allow_enforce)); }
+    return Status::ok();
+  }
+
+  Status user(const YAML::Node& n, const std::string& key, UserControl& c) const {
+    RG_RETURN_IF_ERROR(check_keys(n, key, {"action", "uid", "gid"}));
+    if (auto a = n["action"]) { RG_ASSIGN_OR_RETURN(c.action, action(a, key + ".action", true)); }
+    if (auto u = n["uid"]) {
+      RG_ASSIGN_OR_RETURN(int64_t uid, integer(u, key + ".uid", 1, UINT32_MAX - 1));
+      c.uid = static_cast<uint32_t>(uid);
+    }
+    if (auto g = n["gid"]) {
+      RG_ASSIGN_OR_RETURN(int64_t gid, integer(g, key + ".gid", 1, UINT32_MAX - 1));
+      c.gid = static_cast<uint32_t>(gid);
+    }
+    return Status::ok();
+  }
+
+  Status capabilities(const YAML::Node& n, const std::string& key, CapabilitiesControl& c) const {
+    RG_RETURN_IF_ERROR(check_keys(n, key, {"action", "allow"}));
+    if (auto a = n["action"]) { RG_ASSIGN_OR_RETURN(c.action, action(a, key + ".action", true)); }
+    if (auto list = n["allow"]) {
+      if (!list.IsSequence()) return error(list, key + ".allow", "expected a list of capability names");
+      c.allow.clear();
+      for (size_t i = 0; i < list.size(); ++i) {
+        std::string k = key + ".allow[" + std::to_string(i) + "]";
+        RG_ASSIGN_OR_RETURN(std::string name, scalar(list[i], k));
+        auto cap = canonical_capability(name);
+        if (!cap.is_ok()) return error(list[i], k, cap.status().message());
+        if (std::find(c.allow.begin(), c.allow.end(), *cap) == c.allow.end()) c.allow.push_back(*cap);
+      }
+    }
+    return Status::ok();
+  }
+
+  Status seccomp(const YAML::Node& n, const std::string& key, SeccompControl& c) const {
+    RG_RETURN_IF_ERROR(check_keys(n, key, {"action", "profile"}));
+    if (auto a = n["action"]) { RG_ASSIGN_OR_RETURN(c.action, action(a, key + ".action", true)); }
+    if (auto prof = n["profile"]) {
+      RG_ASSIGN_OR_RETURN(std::string v, scalar(prof, key + ".profile"));
+      if (v == "default") {
+        c.profile = v;
+        auto j = parse_json(embedded_seccomp_profile(), "<embedded default seccomp profile>");
+        if (!j.is_ok()) return Status(Code::kInternal, j.status().message());
+        c.profile_json = std::move(j).value();
+      } else if (v.empty() || v.front() != '/') {
+        return error(prof, key + ".profile", "\"" + v + "\" must be \"default\" or an absolute path to an OCI linux.seccomp JSON file");
+      } else {
+        auto text = read_file_(v);
+        if (!text.is_ok()) return error(prof, key + ".profile", "cannot read seccomp profile: " + text.status().to_string());
+        auto j = parse_json(*text, v);
+        if (!j.is_ok()) return error(prof, key + ".profile", j.status().message());
+        Status s = validate_seccomp_profile(*j, v, /*check_names=*/true);
+        if (!s.is_ok()) return error(prof, key + ".profile", s.message());
+        c.profile = v;
+        c.profile_json = std::move(j).value();
+      }
+    }
+    return Status::ok();
+  }
+
+  Status limit(const YAML::Node& n, const std::string& key, LimitSetting& l, bool bytes) const {
+    RG_RETURN_IF_ERROR(check_keys(n, key, {"default", "max"}));
+    for (const char* field : {"default", "max"}) {
+      auto v = n[field];
+      if (!v) continue;
+      std::string k = key + "." + field;
+      int64_t x = 0;
+      if (bytes) {
+        RG_ASSIGN_OR_RETURN(x, byte_size(v, k));
+      } else {
+        RG_ASSIGN_OR_RETURN(x, integer(v, k, 1, INT64_MAX / 2));
+      }
+      (std::string(field) == "default" ? l.default_value : l.max) = x;
+    }
+    if (l.default_value && l.max && *l.default_value > *l.max) {
+      return error(n, key, "default (" + std::to_string(*l.default_value) + ") is larger than max (" + std::to_string(*l.max) + ")");
+    }
+    return Status::ok();
+  }
+
+  Status resources(const YAML::Node& n, const std::string& key, ResourcesControl& c) const {
+    RG_RETURN_IF_ERROR(check_keys(n, key, {"action", "memory", "pids", "cpu", "rlimits"}));
+    if (auto a = n["action"]) { RG_ASSIGN_OR_RETURN(c.action, action(a, key + ".action", true)); }
+    if (auto m = n["memory"]) RG_RETURN_IF_ERROR(limit(m, key + ".memory", c.memory, true));
+    if (auto p = n["pids"]) RG_RETURN_IF_ERROR(limit(p, key + ".pids", c.pids, false));
+    if (auto cpu = n["cpu"]) {
+      RG_RETURN_IF_ERROR(check_keys(cpu, key + ".cpu", {"defaultShares"}));
+      if (auto s = cpu["defaultShares"]) {
+        RG_ASSIGN_OR_RETURN(int64_t shares, integer(s, key + ".cpu.defaultShares", 2, 262144));
+        c.cpu_default_shares = static_cast<uint64_t>(shares);
+      }
+    }
+    if (auto r = n["rlimits"]) {
+      if (!r.IsMap()) return error(r, key + ".rlimits", "expected a mapping such as { RLIMIT_NOFILE: { default: 16384 } }");
+      for (const auto& kv : r) {
+        std::string name = kv.first.Scalar();
+        std::string k = key + ".rlimits." + name;
+        if (!is_rlimit_name(name)) return error(kv.first, k, "unknown rlimit" + did_you_mean(name, rlimit_names()));
+        RG_RETURN_IF_ERROR(check_keys(kv.second, k, {"default", "max"}));
+        RlimitSetting& s = c.rlimits[name];
+        if (auto d = kv.second["default"]) { RG_ASSIGN_OR_RETURN(int64_t x, integer(d, k + ".default", 0, INT64_MAX)); s.default_value = x; }
+        if (auto m = kv.second["max"]) { RG_ASSIGN_OR_RETURN(int64_t x, integer(m, k + ".max", 0, INT64_MAX)); s.max = x; }
+        if (s.default_value && s.max && *s.default_value > *s.max) return error(kv.second, k, "default is larger than max");
+      }
+    }
+    return Status::ok();
+  }
+
+  Status sensitive_mounts(const YAML::Node& n, const std::string& key, SensitiveMountsControl& c) const {
+    RG_RETURN_IF_ERROR(check_keys(n, key, {"action", "allow"}));
+    if (auto a = n["action"]) { RG_ASSIGN_OR_RETURN(c.action, action(a, key + ".action", true)); }
+    if (auto list = n["allow"]) {
+      if (!list.IsSequence()) return error(list, key + ".allow", "expected a list of host paths");
+      c.allow.clear();
+      for (size_t i = 0; i < list.size(); ++i) {
+        RG_ASSIGN_OR_RETURN(std::string path, absolute_path(list[i], key + ".allow[" + std::to_string(i) + "]"));
+        c.allow.push_back(normalize_path(path));
+      }
+    }
+    return Status::ok();
+  }
+
+  Status match(const YAML::Node& n, const std::string& key, Match& m) const {
+    RG_RETURN_IF_ERROR(check_keys(n, key, {"containerType", "namespace", "image", "annotations"}));
+    if (auto t = n["containerType"]) { RG_ASSIGN_OR_RETURN(m.container_type, one_of(t, key + ".containerType", {"sandbox", "container"})); }
+    if (auto ns = n["namespace"]) { RG_ASSIGN_OR_RETURN(m.namespace_, scalar(ns, key + ".namespace")); }
+    if (auto img = n["image"]) { RG_ASSIGN_OR_RETURN(m.image, scalar(img, key + ".image")); }
+    if (auto a = n["annotations"]) {
+      if (!a.IsMap()) return error(a, key + ".annotations", "expected a mapping of annotation name to value (glob)");
+      for (const auto& kv : a) {
+        RG_ASSIGN_OR_RETURN(std::string v, scalar(kv.second, key + ".annotations." + kv.first.Scalar()));
+        m.annotations[kv.first.Scalar()] = v;
+      }
+    }
+    return Status::ok();
+  }
+
+  Status overrides(const YAML::Node& n, Policy& p) const {
+    if (!n.IsSequence()) return error(n, "overrides", "expected a list of { match: ..., controls: ... }");
+    if (n.size() > kMaxOverrides) return error(n, "overrides", "more than " + std::to_string(kMaxOverrides) + " overrides");
+    for (size_t i = 0; i < n.size(); ++i) {
+      std::string key = "overrides[" + std::to_string(i) + "]";
+      const YAML::Node& o = n[i];
+      RG_RETURN_IF_ERROR(check_keys(o, key, {"name", "match", "controls"}));
+      Override ov;
+      ov.name = key;
+      if (auto name = o["name"]) { RG_ASSIGN_OR_RETURN(ov.name, scalar(name, key + ".name")); }
+      if (!o["match"]) return error(o, key, "missing match (use match: {} to match every container)");
+      RG_RETURN_IF_ERROR(match(o["match"], key + ".match", ov.match));
+      ov.controls = p.controls;
+      if (auto c = o["controls"]) RG_RETURN_IF_ERROR(controls(c, key + ".controls", ov.controls));
+      p.overrides.push_back(std::move(ov));
+    }
+    return Status::ok();
+  }
+
+  std::string source_;
+  const FileReader& read_file_;
+};
+
+Status load_default_profile(Controls& c) {
+  auto j = parse_json(embedded_seccomp_profile(), "<embedded default seccomp profile>");
+  if (!j.is_ok()) return Status(Code::kInternal, j.status().message());
+  c.seccomp.profile_json = std::move(j).value();
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<Policy> parse_policy(std::string_view yaml, const std::string& source, const FileReader& read_file) {
+  Policy p;
+  p.source = source;
+  RG_RETURN_IF_ERROR(load_default_profile(p.controls));
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    return invalid(source + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
+                   ": invalid YAML: " + e.msg);
+  }
+  try {
+    RG_RETURN_IF_ERROR(Loader(source, read_file).load(root, p));
+  } catch (const YAML::Exception& e) {
+    return invalid(source + ":" + std::to_string(e.mark.line + 1) + ": invalid policy: " + e.msg);
+  }
+  return p;
+}
+
+Result<Policy> default_policy() {
+  Policy p;
+  p.source = "<embedded defaults>";
+  RG_RETURN_IF_ERROR(load_default_profile(p.controls));
+  return p;
+}
+
+RuntimeSettings peek_runtime_settings(std::string_view yaml) {
+  RuntimeSettings s;
+  try {
+    YAML::Node root = YAML::Load(std::string(yaml));
+    if (!root.IsMap()) return s;
+    if (auto rt = root["runtime"]; rt && rt.IsMap()) {
+      if (auto p = rt["path"]; p && p.IsScalar()) s.runtime_path = p.Scalar();
+    }
+    if (auto d = root["stateDir"]; d && d.IsScalar() && !d.Scalar().empty() && d.Scalar()[0] == '/') s.state_dir = d.Scalar();
+  } catch (const YAML::Exception&) {
+    // A broken file keeps the defaults here; create/run report the error in full.
+  }
+  return s;
+}
+
+}  // namespace runguard::policy

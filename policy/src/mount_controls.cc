@@ -1,0 +1,108 @@
+// Sensitive host paths and runtime sockets in bind mounts (CIS Docker 5.6, 5.32), and the
+// read-only root filesystem (5.13).
+#include <algorithm>
+#include <array>
+#include <string_view>
+
+#include "eval.h"
+#include "runguard/common/strings.h"
+
+namespace runguard::policy::internal {
+namespace {
+
+// Host directories that must never be bind-mounted whole (CIS 5.6 plus the system directories
+// and runtime state that give the same power).
+constexpr std::array<std::string_view, 27> kSensitiveExact = {
+    "/", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/sys", "/usr", "/bin", "/sbin",
+    "/root", "/var", "/var/lib", "/run", "/var/lib/kubelet", "/var/lib/docker", "/var/lib/containerd",
+    "/var/lib/containers", "/run/containerd", "/run/docker", "/run/crio", "/run/podman", "/run/containers",
+    "/usr/lib"};
+
+// Trees whose every entry is sensitive: kernel interfaces, boot files, credentials, runtime state.
+constexpr std::array<std::string_view, 16> kSensitiveTrees = {
+    "/proc", "/sys", "/boot", "/etc/kubernetes", "/etc/ssh", "/etc/runguard", "/var/lib/runguard",
+    "/var/lib/docker", "/var/lib/containerd", "/var/lib/kubelet/pki", "/run/containerd", "/run/docker", "/run/crio",
+    "/run/podman", "/root/.ssh", "/etc/sudoers.d"};
+
+constexpr std::array<std::string_view, 3> kSensitiveFiles = {"/etc/shadow", "/etc/gshadow", "/etc/sudoers"};
+
+// Sockets that hand over the node: CIS 5.32 and the CRI runtimes (Kyverno disallow-cri-sock-mount).
+constexpr std::array<std::string_view, 7> kSocketNames = {"docker.sock", "containerd.sock", "containerd.sock.ttrpc",
+                                                          "crio.sock", "cri-dockerd.sock", "podman.sock", "dockershim.sock"};
+
+// /var/run is a symlink to /run on every current distribution.
+std::string canonical(const std::string& path) {
+  std::string p = normalize_path(path);
+  if (path_within(p, "/var/run")) p = "/run" + p.substr(8);
+  return p;
+}
+
+const char* sensitive_reason(const std::string& p) {
+  for (auto s : kSensitiveExact) {
+    if (p == s) return "a sensitive host directory";
+  }
+  for (auto s : kSensitiveFiles) {
+    if (p == s) return "a host credential file";
+  }
+  for (auto s : kSensitiveTrees) {
+    if (path_within(p, s)) return "inside a sensitive host tree";
+  }
+  std::string_view base = std::string_view(p).substr(p.rfind('/') + 1);
+  for (auto s : kSocketNames) {
+    if (base == s) return "a container runtime socket";
+  }
+  return nullptr;
+}
+
+bool is_bind(const Json& m) {
+  if (m.value("type", "") == "bind") return true;
+  if (const auto it = m.find("options"); it != m.end() && it->is_array()) {
+    for (const auto& o : *it) {
+      if (o == "bind" || o == "rbind") return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+void check_sensitive_mounts(const SensitiveMountsControl& c, Eval& e) {
+  if (c.action == Action::kOff) return;
+  const Json* mounts = at(e.doc(), "/mounts");
+  if (mounts == nullptr || !mounts->is_array()) return;
+  std::vector<size_t> to_remove;
+  for (size_t i = 0; i < mounts->size(); ++i) {
+    const Json& m = (*mounts)[i];
+    if (!is_bind(m) || !m.contains("source")) continue;
+    std::string source = m["source"];
+    std::vector<std::string> candidates = {canonical(source)};
+    if (auto it = e.ctx().resolved_sources.find(source); it != e.ctx().resolved_sources.end()) {
+      candidates.push_back(canonical(it->second));
+    }
+    for (const auto& cand : candidates) {
+      if (std::find(c.allow.begin(), c.allow.end(), cand) != c.allow.end()) break;
+      const char* why = sensitive_reason(cand);
+      if (why == nullptr) continue;
+      std::string shown = cand == canonical(source) ? source : source + " (-> " + cand + ")";
+      if (e.violation("sensitiveMounts", "RG-MOUNT-001", Severity::kCritical, c.action,
+                      "bind mount of " + shown + " at " + m.value("destination", "?") + ": " + why,
+                      "/mounts/" + std::to_string(i))) {
+        to_remove.push_back(i);
+      }
+      break;
+    }
+  }
+  for (auto it = to_remove.rbegin(); it != to_remove.rend(); ++it) e.remove("/mounts/" + std::to_string(*it));
+}
+
+void check_readonly_rootfs(const SimpleControl& c, Eval& e) {
+  if (c.action == Action::kOff) return;
+  const Json* ro = at(e.doc(), "/root/readonly");
+  if (ro != nullptr && ro->is_boolean() && ro->get<bool>()) return;
+  if (e.violation("readonlyRootfs", "RG-ROFS-001", Severity::kLow, c.action, "the root filesystem is writable",
+                  "/root/readonly")) {
+    e.set("/root/readonly", true);
+  }
+}
+
+}  // namespace runguard::policy::internal

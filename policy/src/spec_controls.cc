@@ -1,0 +1,183 @@
+// Controls over the container as a whole: seccomp, resources, namespaces, the privileged pattern,
+// mounts and the root filesystem.
+#include <algorithm>
+#include <array>
+
+#include "eval.h"
+#include "runguard/common/strings.h"
+#include "runguard/policy/names.h"
+#include "runguard/policy/seccomp_profile.h"
+
+namespace runguard::policy::internal {
+namespace {
+
+int64_t int_or(const Json* j, int64_t fallback) { return j != nullptr && j->is_number_integer() ? j->get<int64_t>() : fallback; }
+
+// One limit (memory or pids): absent or unlimited -> default; above max -> max.
+void check_limit(const ResourcesControl& c, Eval& e, const char* id, const char* what, const std::string& ptr,
+                 const LimitSetting& l, bool bytes, bool update) {
+  auto fmt = [&](int64_t v) { return bytes ? format_byte_size(v) : std::to_string(v); };
+  const Json* cur = at(e.doc(), ptr);
+  int64_t v = int_or(cur, 0);
+  bool unlimited = cur == nullptr || v <= 0;  // 0 / -1 / absent all mean "no limit" to runc
+  if (update && cur == nullptr) return;        // update leaves what it does not name unchanged
+  if (unlimited) {
+    std::optional<int64_t> target = update ? l.max : (l.default_value ? l.default_value : l.max);
+    if (!target) return;
+    if (e.violation("resources", id, Severity::kMedium, c.action,
+                    std::string(what) + " is unlimited; limiting it to " + fmt(*target), ptr)) {
+      e.set(ptr, *target);
+    }
+  } else if (l.max && v > *l.max) {
+    if (e.violation("resources", id, Severity::kMedium, c.action,
+                    std::string(what) + " " + fmt(v) + " exceeds the maximum " + fmt(*l.max), ptr)) {
+      e.set(ptr, *l.max);
+    }
+  }
+}
+
+// Keeps memory.swap (memory+swap on cgroup v1) and reservation consistent with a lowered or
+// newly set memory limit; runc refuses swap < limit.
+void fix_memory_companions(Eval& e, const std::string& base) {
+  const Json* limit = at(e.doc(), base + "/memory/limit");
+  if (limit == nullptr || !limit->is_number_integer()) return;
+  int64_t l = limit->get<int64_t>();
+  if (const Json* swap = at(e.doc(), base + "/memory/swap"); swap != nullptr && swap->is_number_integer()) {
+    int64_t s = swap->get<int64_t>();
+    if (s > 0 && s < l) e.set(base + "/memory/swap", l);
+  }
+  if (const Json* res = at(e.doc(), base + "/memory/reservation"); res != nullptr && res->is_number_integer()) {
+    if (res->get<int64_t>() > l) e.set(base + "/memory/reservation", l);
+  }
+}
+
+}  // namespace
+
+void check_seccomp(const SeccompControl& c, Eval& e) {
+  if (c.action == Action::kOff) return;
+  const Json* prof = at(e.doc(), "/linux/seccomp");
+  if (prof != nullptr && !prof->is_null() && !seccomp_allows_all(*prof)) return;
+  std::string why = prof == nullptr || prof->is_null() ? "no seccomp profile" : "the seccomp profile allows every syscall";
+  if (e.violation("seccomp", "RG-SECCOMP-001", Severity::kHigh, c.action,
+                  why + "; installing the " + (c.profile == "default" ? std::string("runguard default") : c.profile) + " profile",
+                  "/linux/seccomp")) {
+    e.set("/linux/seccomp", c.profile_json, Json("profile:" + c.profile));
+  }
+}
+
+void check_resources(const ResourcesControl& c, Eval& e) {
+  if (c.action == Action::kOff) return;
+  check_limit(c, e, "RG-RES-001", "memory limit", "/linux/resources/memory/limit", c.memory, true, false);
+  check_limit(c, e, "RG-RES-003", "pids limit", "/linux/resources/pids/limit", c.pids, false, false);
+  fix_memory_companions(e, "/linux/resources");
+  if (c.cpu_default_shares) {
+    const Json* shares = at(e.doc(), "/linux/resources/cpu/shares");
+    const Json* quota = at(e.doc(), "/linux/resources/cpu/quota");
+    if ((shares == nullptr || int_or(shares, 0) == 0) && (quota == nullptr || int_or(quota, 0) <= 0)) {
+      if (e.violation("resources", "RG-RES-002", Severity::kLow, c.action,
+                      "cpu shares are not set; defaulting to " + std::to_string(*c.cpu_default_shares),
+                      "/linux/resources/cpu/shares")) {
+        e.set("/linux/resources/cpu/shares", *c.cpu_default_shares);
+      }
+    }
+  }
+  check_rlimits(c, e, "/process");
+}
+
+void check_update_resources(const ResourcesControl& c, Eval& e) {
+  if (c.action == Action::kOff) return;
+  check_limit(c, e, "RG-RES-001", "memory limit", "/memory/limit", c.memory, true, true);
+  check_limit(c, e, "RG-RES-003", "pids limit", "/pids/limit", c.pids, false, true);
+  fix_memory_companions(e, "");
+}
+
+void check_host_namespaces(const SimpleControl& c, Eval& e) {
+  if (c.action == Action::kOff) return;
+  // Namespaces a container must have its own of; user, cgroup and time are only checked when
+  // they join a host namespace by path (their absence is the runtime default).
+  static constexpr std::array<std::pair<const char*, const char*>, 8> kTypes = {{
+      {"pid", "pid"}, {"network", "net"}, {"ipc", "ipc"}, {"uts", "uts"}, {"mount", "mnt"},
+      {"user", "user"}, {"cgroup", "cgroup"}, {"time", "time"}}};
+  const Json* list = at(e.doc(), "/linux/namespaces");
+  for (size_t k = 0; k < kTypes.size(); ++k) {
+    auto [type, file] = kTypes[k];
+    std::optional<size_t> index;
+    if (list != nullptr && list->is_array()) {
+      for (size_t i = 0; i < list->size(); ++i) {
+        if ((*list)[i].value("type", "") == type) index = i;
+      }
+    }
+    if (!index) {
+      if (k >= 5) continue;
+      if (e.violation("hostNamespaces", "RG-HOSTNS-001", Severity::kCritical, c.action,
+                      std::string("the container shares the host's ") + type + " namespace", "/linux/namespaces")) {
+        size_t n = list != nullptr && list->is_array() ? list->size() : 0;
+        e.set("/linux/namespaces/" + std::to_string(n), Json{{"type", type}});
+        list = at(e.doc(), "/linux/namespaces");
+      }
+      continue;
+    }
+    std::string path = (*list)[*index].value("path", "");
+    if (path.empty()) continue;
+    std::string norm = normalize_path(path);
+    bool host = e.ctx().host_namespace_paths.count(path) > 0 || path_within(norm, "/proc/1/ns") ||
+                path_within(norm, "/proc/self/ns") || path_within(norm, "/proc/thread-self/ns");
+    if (!host) continue;
+    std::string ptr = "/linux/namespaces/" + std::to_string(*index) + "/path";
+    if (e.violation("hostNamespaces", "RG-HOSTNS-001", Severity::kCritical, c.action,
+                    std::string("the container joins the host's ") + type + " namespace (" + path + ")", ptr)) {
+      e.remove(ptr);
+      list = at(e.doc(), "/linux/namespaces");
+    }
+  }
+}
+
+void check_privileged(const SimpleControl& c, Eval& e) {
+  if (c.action == Action::kOff) return;
+  const Json* bnd = at(e.doc(), "/process/capabilities/bounding");
+  size_t ncaps = bnd != nullptr && bnd->is_array() ? bnd->size() : 0;
+  bool sys_admin = false;
+  if (bnd != nullptr && bnd->is_array()) {
+    for (const auto& cap : *bnd) sys_admin |= cap == "CAP_SYS_ADMIN";
+  }
+  // Full capabilities: every capability this libcap-ng knows of, allowing for a few the spec's
+  // writer did not know yet.
+  bool all_caps = sys_admin && ncaps + 4 >= all_capabilities().size();
+  if (!all_caps) return;
+  std::vector<std::string> signs;
+  const Json* prof = at(e.doc(), "/linux/seccomp");
+  if (prof == nullptr || prof->is_null() || seccomp_allows_all(*prof)) signs.push_back("no seccomp");
+  const Json* masked = at(e.doc(), "/linux/maskedPaths");
+  if (masked == nullptr || masked->empty()) signs.push_back("no masked paths");
+  const Json* ro = at(e.doc(), "/linux/readonlyPaths");
+  if (ro == nullptr || ro->empty()) signs.push_back("no read-only paths");
+  std::optional<size_t> allow_all_devices;
+  if (const Json* dev = at(e.doc(), "/linux/resources/devices"); dev != nullptr && dev->is_array()) {
+    for (size_t i = 0; i < dev->size(); ++i) {
+      const Json& r = (*dev)[i];
+      bool any_type = !r.contains("type") || r["type"] == "a";
+      if (r.value("allow", false) && any_type && !r.contains("major") && !r.contains("minor")) allow_all_devices = i;
+    }
+  }
+  if (allow_all_devices) signs.push_back("all devices allowed");
+  if (signs.size() < 2) return;
+  if (!e.violation("privileged", "RG-PRIV-001", Severity::kCritical, c.action,
+                   "the container is privileged (all capabilities, " + join(signs, ", ") + ")", "/process/capabilities")) {
+    return;
+  }
+  // The capability and seccomp controls handle their parts; restore the kernel-interface masks and
+  // the device allow list that --privileged removes.
+  if (masked == nullptr || masked->empty()) {
+    e.set("/linux/maskedPaths", Json::array({"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                                             "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+                                             "/sys/firmware", "/sys/devices/virtual/powercap"}));
+  }
+  if (ro == nullptr || ro->empty()) {
+    e.set("/linux/readonlyPaths", Json::array({"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}));
+  }
+  if (allow_all_devices) {
+    e.set("/linux/resources/devices/" + std::to_string(*allow_all_devices), Json{{"allow", false}, {"access", "rwm"}});
+  }
+}
+
+}  // namespace runguard::policy::internal
