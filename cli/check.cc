@@ -71,8 +71,8 @@ void print_text(const Decision& d, const std::string& artifact, const std::strin
 }  // namespace
 
 int cmd_check(const std::vector<std::string>& args) {
-  std::string policy_path, format = "text", target;
-  bool explicit_policy = false;
+  pipeline::ConfigSource source = pipeline::config_source();
+  std::string format = "text", target;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     auto value = [&](const std::string& name) -> std::optional<std::string> {
@@ -80,7 +80,7 @@ int cmd_check(const std::vector<std::string>& args) {
       if (a == name && i + 1 < args.size()) return args[++i];
       return std::nullopt;
     };
-    if (auto v = value("--policy")) { policy_path = *v; explicit_policy = true; }
+    if (auto v = value("--policy")) source = {*v, true, "--policy"};
     else if (auto f = value("--format")) format = *f;
     else if (a == "-h" || a == "--help") return usage("help");
     else if (!a.empty() && a[0] == '-') return usage("unknown flag " + a);
@@ -89,9 +89,7 @@ int cmd_check(const std::vector<std::string>& args) {
   }
   if (target.empty()) return usage("no bundle directory or config.json given");
   if (format != "text" && format != "json" && format != "sarif") return usage("--format must be text, json or sarif");
-  if (policy_path.empty()) policy_path = pipeline::config_path(&explicit_policy);
-
-  auto p = pipeline::load_policy(policy_path, explicit_policy);
+  auto p = pipeline::load_policy(source);
   if (!p.is_ok()) {
     std::cerr << "runguardctl check: " << p.status().to_string() << "\n";
     return 2;
@@ -112,7 +110,7 @@ int cmd_check(const std::vector<std::string>& args) {
   }
   std::string bundle = config.size() > 12 ? config.substr(0, config.size() - 12) : ".";
   policy::ContainerContext ctx = policy::context_from_spec(*spec, "check", bundle, "");
-  Decision d = policy::evaluate_spec(*p, *spec, ctx);
+  Decision d = policy::evaluate_spec(*p, std::move(spec).value(), ctx);
   if (format == "json") std::cout << dump_json(policy::decision_to_json(d), 2) << "\n";
   else if (format == "sarif") std::cout << dump_json(sarif(d, config, p->source), 2) << "\n";
   else print_text(d, config, p->source);

@@ -141,10 +141,9 @@ std::string normalize_path(std::string_view path) {
   return out.empty() ? "." : out;
 }
 
-bool path_within(std::string_view path, std::string_view dir) {
-  std::string p = normalize_path(path), d = normalize_path(dir);
+bool path_within(std::string_view p, std::string_view d) {
   if (d == "/") return !p.empty() && p.front() == '/';
-  return p == d || (p.size() > d.size() && p.compare(0, d.size(), d) == 0 && p[d.size()] == '/');
+  return p == d || (p.size() > d.size() && p.substr(0, d.size()) == d && p[d.size()] == '/');
 }
 
 }  // namespace runguard

@@ -19,10 +19,17 @@ Status exec_program(const std::string& path, const std::vector<std::string>& arg
 }
 
 bool is_host_namespace(const std::string& ns_path, const std::string& ns_file) {
-  struct stat a{}, b{};
-  if (::stat(ns_path.c_str(), &a) != 0) return false;
-  if (::stat(("/proc/1/ns/" + ns_file).c_str(), &b) != 0) return false;
-  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+  struct stat target{};
+  if (::stat(ns_path.c_str(), &target) != 0) return false;
+  // pid 1's namespaces are the host's. Where /proc/1 is hidden (a sandbox, hidepid), runguard's
+  // own namespaces stand in: the runtime runs in the host's namespaces, as containerd's shim does.
+  for (const char* owner : {"/proc/1/ns/", "/proc/self/ns/"}) {
+    struct stat host{};
+    if (::stat((owner + ns_file).c_str(), &host) == 0 && host.st_dev == target.st_dev && host.st_ino == target.st_ino) {
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace runguard::nsutil

@@ -7,20 +7,21 @@
 
 namespace runguard::pipeline {
 
-std::string config_path(bool* explicit_path) {
+ConfigSource config_source() {
   const char* env = std::getenv("RUNGUARD_CONFIG");
-  if (explicit_path) *explicit_path = env != nullptr && *env != '\0';
-  return env != nullptr && *env != '\0' ? env : kDefaultConfigPath;
+  if (env != nullptr && *env != '\0') return {env, true, "RUNGUARD_CONFIG"};
+  return {kDefaultConfigPath, false, ""};
 }
 
-Result<policy::Policy> load_policy(const std::string& path, bool explicit_path) {
-  auto text = nsutil::read_file(path, 4u << 20);
+Result<policy::Policy> load_policy(const ConfigSource& source) {
+  auto text = nsutil::read_file(source.path, 4u << 20);
   if (!text.is_ok()) {
-    if (text.status().code() == Code::kNotFound && !explicit_path) return policy::default_policy();
-    return Status(Code::kInvalidArgument, "cannot read policy " + path + ": " + text.status().to_string() +
-                                              (explicit_path ? " (named by RUNGUARD_CONFIG)" : ""));
+    if (text.status().code() == Code::kNotFound && !source.named) return policy::default_policy();
+    return Status(Code::kInvalidArgument, "cannot read policy " + source.path +
+                                              (source.named_by.empty() ? "" : " (named by " + source.named_by + ")") +
+                                              ": " + text.status().to_string());
   }
-  return policy::parse_policy(*text, path, [](const std::string& p) { return nsutil::read_file(p); });
+  return policy::parse_policy(*text, source.path, [](const std::string& p) { return nsutil::read_file(p); });
 }
 
 Result<std::string> resolve_runtime(const std::string& configured) {

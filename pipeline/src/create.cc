@@ -45,6 +45,19 @@ void add_host_facts(const Json& spec, policy::ContainerContext& ctx) {
   }
 }
 
+// Adds runguard-hook's poststop entry, so the container's state is released however it ends
+// (a foreground `run` is deleted by runc itself). The hook sits next to the runguard binary.
+void add_release_hook(Json& spec, const std::string& state_dir, const RuncLog& log) {
+  auto self = nsutil::real_path("/proc/self/exe");
+  if (!self.is_ok()) return;
+  std::string hook = self->substr(0, self->rfind('/') + 1) + "runguard-hook";
+  if (!nsutil::path_exists(hook)) {
+    log.write("warning", "runguard: " + hook + " not found; state of this container is released only by runguard delete");
+    return;
+  }
+  spec["hooks"]["poststop"].push_back({{"path", hook}, {"args", {"runguard-hook", "poststop", "--state-dir", state_dir}}});
+}
+
 Json decision_record(const RuncArgs& args, const policy::Policy& p, const std::string& runtime,
                      const policy::ContainerContext& ctx, const policy::Decision& d) {
   Json r;
@@ -89,7 +102,7 @@ Status prepare(const RuncArgs& args, const policy::Policy& p, const std::string&
 
   policy::ContainerContext ctx = policy::context_from_spec(spec, id, bundle, args.root);
   add_host_facts(spec, ctx);
-  policy::Decision d = policy::evaluate_spec(p, spec, ctx);
+  policy::Decision d = policy::evaluate_spec(p, std::move(spec), ctx);
   if (!d.allowed) {
     return Status(Code::kDenied, "container " + id + " denied by policy " + p.source + ": " + d.denial_summary());
   }
@@ -100,7 +113,9 @@ Status prepare(const RuncArgs& args, const policy::Policy& p, const std::string&
   RG_RETURN_IF_ERROR(nsutil::write_file_atomic(out.state_dir + "/decision.json", record, 0600));
   out.state_created = true;  // from here on the record is ours to remove on failure
 
-  if (d.result != spec) {
+  // Audit mode changes nothing, not even runguard's own plumbing.
+  if (p.mode == policy::Mode::kEnforce) {
+    add_release_hook(d.result, p.state_dir, internal::log_for(args));
     RG_RETURN_IF_ERROR(nsutil::write_file_atomic(out.config_path, dump_json(d.result)));
     out.config_written = true;
   }
@@ -113,9 +128,7 @@ Status prepare(const RuncArgs& args, const policy::Policy& p, const std::string&
 
 int cmd_create(const RuncArgs& args) {
   RuncLog log = internal::log_for(args);
-  bool explicit_path = false;
-  std::string path = config_path(&explicit_path);
-  auto policy = load_policy(path, explicit_path);
+  auto policy = load_policy(config_source());
   if (!policy.is_ok()) return report_failure(log, policy.status());
   auto runtime = internal::runtime_for(*policy);
   if (!runtime.is_ok()) return report_failure(log, runtime.status());

@@ -11,8 +11,7 @@ namespace {
 // What pass-through commands need, read without validating the policy: a policy mistake must
 // never stop `kill` or `delete` of running containers.
 policy::RuntimeSettings light_settings() {
-  bool explicit_path = false;
-  auto text = nsutil::read_file(config_path(&explicit_path), 4u << 20);
+  auto text = nsutil::read_file(config_source().path, 4u << 20);
   if (!text.is_ok()) return {};
   return policy::peek_runtime_settings(*text);
 }

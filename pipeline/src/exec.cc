@@ -21,9 +21,9 @@ Status harden_process_file(const policy::Policy& p, const policy::ContainerConte
   RG_ASSIGN_OR_RETURN(std::string text, nsutil::read_file(file));
   RG_ASSIGN_OR_RETURN(Json proc, parse_json(text, file));
   RG_RETURN_IF_ERROR(policy::validate_process(proc, file));
-  policy::Decision d = policy::evaluate_process(p, proc, ctx);
+  policy::Decision d = policy::evaluate_process(p, std::move(proc), ctx);
   if (!d.allowed) return Status(Code::kDenied, "exec in container " + ctx.id + " denied by policy " + p.source + ": " + d.denial_summary());
-  if (d.result != proc) RG_RETURN_IF_ERROR(nsutil::write_file_atomic(file, dump_json(d.result)));
+  if (d.changed()) RG_RETURN_IF_ERROR(nsutil::write_file_atomic(file, dump_json(d.result)));
   return Status::ok();
 }
 
@@ -47,11 +47,15 @@ bool parse_user(const std::string& v, uint64_t& uid, std::optional<uint64_t>& gi
 }
 
 // Applies the process controls to the flags of an exec without --process by evaluating the
-// process document those flags describe, then mapping the result back onto argv.
+// process document those flags describe, then mapping the result back onto argv. Without -u the
+// process runs as the (hardened) config.json's user, which the document stands for with the
+// policy's uid/gid, so only what the flags add is judged.
 Status harden_exec_flags(const policy::Policy& p, const policy::ContainerContext& ctx, const RuncArgs& args,
                          std::vector<std::string>& argv) {
-  Json proc = Json::object();
-  const FlagUse* user = args.all("user").empty() ? nullptr : args.all("user").back();
+  const policy::Controls& controls = policy::select_controls(p, ctx, nullptr);
+  Json proc = {{"user", {{"uid", controls.user.uid}, {"gid", controls.user.gid}}}};
+  std::vector<const FlagUse*> users = args.all("user");
+  const FlagUse* user = users.empty() ? nullptr : users.back();
   if (user != nullptr) {
     uint64_t uid = 0;
     std::optional<uint64_t> gid;
@@ -60,41 +64,46 @@ Status harden_exec_flags(const policy::Policy& p, const policy::ContainerContext
     }
     proc["user"] = {{"uid", uid}, {"gid", gid.value_or(uid == 0 ? 0 : uid)}};
   }
+  std::vector<const FlagUse*> gids = args.all("additional-gids");
+  for (const auto* g : gids) {
+    try {
+      proc["user"]["additionalGids"].push_back(std::stoull(g->value));
+    } catch (const std::exception&) {
+      return invalid("exec --additional-gids \"" + g->value + "\": expected a number");
+    }
+  }
   std::vector<const FlagUse*> caps = args.all("cap");
   std::vector<const FlagUse*> envs = args.all("env");
   for (const auto* c : caps) proc["capabilities"]["bounding"].push_back(c->value);
   for (const auto* e : envs) proc["env"].push_back(e->value);
-  // Only the controls on what the flags set: the rest comes from the hardened config.json.
+  // Only the controls on what flags can set; noNewPrivileges and rlimits come from config.json.
   policy::Policy scoped = p;
   for (policy::Controls* c : {&scoped.controls}) {
-    if (user == nullptr) c->user.action = policy::Action::kOff;
     c->no_new_privileges.action = policy::Action::kOff;
     c->resources.action = policy::Action::kOff;
   }
   for (auto& o : scoped.overrides) {
-    if (user == nullptr) o.controls.user.action = policy::Action::kOff;
     o.controls.no_new_privileges.action = policy::Action::kOff;
     o.controls.resources.action = policy::Action::kOff;
   }
   policy::Decision d = policy::evaluate_process(scoped, proc, ctx);
   if (!d.allowed) return Status(Code::kDenied, "exec in container " + ctx.id + " denied by policy " + p.source + ": " + d.denial_summary());
   const Json& out = d.result;
-  std::set<size_t> drop;  // argv indices to remove
-  if (user != nullptr && out != proc) {
-    std::string v = std::to_string(out["user"]["uid"].get<uint64_t>()) + ":" + std::to_string(out["user"]["gid"].get<uint64_t>());
-    argv[user->value_index] = user->inline_value ? argv[user->name_index].substr(0, argv[user->name_index].find('=') + 1) + v : v;
+  if (user != nullptr && out["user"] != proc["user"]) {
+    internal::replace_flag_value(argv, *user, std::to_string(out["user"]["uid"].get<uint64_t>()) + ":" +
+                                                  std::to_string(out["user"]["gid"].get<uint64_t>()));
   }
-  auto kept = [](const Json& list, const std::string& v) {
-    return list.is_array() && std::find(list.begin(), list.end(), v) != list.end();
+  // Flags whose value the decision removed are dropped from argv, with their value word.
+  std::set<size_t> drop;
+  auto drop_unless_kept = [&](const std::vector<const FlagUse*>& uses, const Json& kept, bool numeric) {
+    for (const auto* f : uses) {
+      Json v = numeric ? Json(std::stoull(f->value)) : Json(f->value);
+      if (!kept.is_array() || std::find(kept.begin(), kept.end(), v) == kept.end()) drop.insert({f->name_index, f->value_index});
+    }
   };
-  const Json bounding = out.contains("capabilities") ? out["capabilities"].value("bounding", Json::array()) : Json::array();
-  for (const auto* c : caps) {
-    if (!kept(bounding, c->value)) drop.insert({c->name_index, c->value_index});
-  }
-  const Json env = out.value("env", Json::array());
-  for (const auto* e : envs) {
-    if (!kept(env, e->value)) drop.insert({e->name_index, e->value_index});
-  }
+  drop_unless_kept(caps, out.contains("capabilities") ? out["capabilities"].value("bounding", Json::array()) : Json::array(), false);
+  drop_unless_kept(envs, out.value("env", Json::array()), false);
+  drop_unless_kept(gids, out["user"].value("additionalGids", Json::array()), true);
   for (auto it = drop.rbegin(); it != drop.rend(); ++it) argv.erase(argv.begin() + static_cast<long>(*it));
   return Status::ok();
 }
@@ -103,8 +112,7 @@ Status harden_exec_flags(const policy::Policy& p, const policy::ContainerContext
 
 int cmd_exec(const RuncArgs& args) {
   RuncLog log = internal::log_for(args);
-  bool explicit_path = false;
-  auto policy = load_policy(config_path(&explicit_path), explicit_path);
+  auto policy = load_policy(config_source());
   if (!policy.is_ok()) return report_failure(log, policy.status());
   auto runtime = internal::runtime_for(*policy);
   if (!runtime.is_ok()) return report_failure(log, runtime.status());

@@ -42,6 +42,15 @@ policy::ContainerContext stored_context(const std::string& state_dir, const std:
   return policy::context_from_json((*j)["context"]);
 }
 
+void replace_flag_value(std::vector<std::string>& argv, const FlagUse& flag, const std::string& value) {
+  if (flag.inline_value) {
+    const std::string& word = argv[flag.name_index];
+    argv[flag.name_index] = word.substr(0, word.find('=') + 1) + value;
+  } else {
+    argv[flag.value_index] = value;
+  }
+}
+
 std::string summarize(const policy::Decision& d) {
   size_t applied = 0;
   for (const auto& m : d.mutations) applied += m.applied;

@@ -32,6 +32,9 @@ std::string container_state_dir(const std::string& state_dir, const std::string&
 // runguard was installed has none and gets a context with only its id.
 policy::ContainerContext stored_context(const std::string& state_dir, const std::string& id);
 
+// Sets the value of one flag use in argv, keeping its form ("--x=v" or "--x v").
+void replace_flag_value(std::vector<std::string>& argv, const FlagUse& flag, const std::string& value);
+
 // "N changes, M findings" style summary for the info line in --log.
 std::string summarize(const policy::Decision& d);
 

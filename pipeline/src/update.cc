@@ -64,8 +64,7 @@ Result<int64_t> ram_in_bytes(const std::string& v) {
 
 int cmd_update(const RuncArgs& args) {
   RuncLog log = internal::log_for(args);
-  bool explicit_path = false;
-  auto policy = load_policy(config_path(&explicit_path), explicit_path);
+  auto policy = load_policy(config_source());
   if (!policy.is_ok()) return report_failure(log, policy.status());
   auto runtime = internal::runtime_for(*policy);
   if (!runtime.is_ok()) return report_failure(log, runtime.status());
@@ -82,16 +81,15 @@ int cmd_update(const RuncArgs& args) {
     auto doc = parse_json(*text, source);
     if (!doc.is_ok()) return report_failure(log, doc.status());
     if (Status s = policy::validate_resources(*doc, source); !s.is_ok()) return report_failure(log, s);
-    policy::Decision d = policy::evaluate_update(*policy, *doc, ctx);
+    policy::Decision d = policy::evaluate_update(*policy, std::move(doc).value(), ctx);
     if (!d.allowed) {
       return report_failure(log, Status(Code::kDenied, "update of container " + id + " denied by policy " + policy->source + ": " + d.denial_summary()));
     }
-    if (r->value == "-" || d.result != *doc) {
+    if (r->value == "-" || d.changed()) {
       // stdin is consumed (or the document changed): hand runc the result as an anonymous file.
       auto fd = nsutil::memfd_with_content("runguard-resources", dump_json(d.result));
       if (!fd.is_ok()) return report_failure(log, fd.status());
-      std::string path = "/proc/self/fd/" + std::to_string(*fd);
-      argv[r->value_index] = r->inline_value ? argv[r->name_index].substr(0, argv[r->name_index].find('=') + 1) + path : path;
+      internal::replace_flag_value(argv, *r, "/proc/self/fd/" + std::to_string(*fd));
     }
     return internal::exec_runtime(log, *runtime, argv);
   }
@@ -116,12 +114,8 @@ int cmd_update(const RuncArgs& args) {
   if (!d.allowed) {
     return report_failure(log, Status(Code::kDenied, "update of container " + id + " denied by policy " + policy->source + ": " + d.denial_summary()));
   }
-  auto put = [&](const FlagUse* f, const Json& v) {
-    std::string s = std::to_string(v.get<int64_t>());
-    argv[f->value_index] = f->inline_value ? argv[f->name_index].substr(0, argv[f->name_index].find('=') + 1) + s : s;
-  };
-  if (mem != nullptr) put(mem, d.result["memory"]["limit"]);
-  if (pids != nullptr) put(pids, d.result["pids"]["limit"]);
+  if (mem != nullptr) internal::replace_flag_value(argv, *mem, std::to_string(d.result["memory"]["limit"].get<int64_t>()));
+  if (pids != nullptr) internal::replace_flag_value(argv, *pids, std::to_string(d.result["pids"]["limit"].get<int64_t>()));
   return internal::exec_runtime(log, *runtime, argv);
 }
 

@@ -22,6 +22,13 @@ const char* severity_name(Severity s) {
   return "?";
 }
 
+bool Decision::changed() const {
+  for (const auto& m : mutations) {
+    if (m.applied) return true;
+  }
+  return false;
+}
+
 std::string Decision::denial_summary() const {
   std::string out;
   for (const auto& f : findings) {

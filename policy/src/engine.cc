@@ -18,17 +18,17 @@ bool matches(const Match& m, const ContainerContext& ctx) {
 }
 
 template <typename Fn>
-Decision run(const Policy& p, const Json& doc, const ContainerContext& ctx, Fn&& apply) {
+Decision run(const Policy& p, Json doc, const ContainerContext& ctx, Fn&& apply) {
   Decision d;
   d.mode = p.mode;
   const Controls& c = select_controls(p, ctx, &d.override_name);
-  Json work = doc;
-  internal::Eval e(p.mode, d, work, ctx);
+  internal::Eval e(p.mode, d, doc, ctx);
   apply(c, e);
-  d.result = (p.mode == Mode::kEnforce && d.allowed) ? std::move(work) : doc;
-  if (!d.allowed) {
+  if (p.mode == Mode::kAudit || !d.allowed) {
+    e.rollback();
     for (auto& m : d.mutations) m.applied = false;
   }
+  d.result = std::move(doc);
   return d;
 }
 
@@ -45,8 +45,8 @@ const Controls& select_controls(const Policy& p, const ContainerContext& ctx, st
   return p.controls;
 }
 
-Decision evaluate_spec(const Policy& p, const Json& spec, const ContainerContext& ctx) {
-  return run(p, spec, ctx, [](const Controls& c, internal::Eval& e) {
+Decision evaluate_spec(const Policy& p, Json spec, const ContainerContext& ctx) {
+  return run(p, std::move(spec), ctx, [](const Controls& c, internal::Eval& e) {
     // Order matters only for readability of the record: who runs, with what, then the container.
     internal::check_privileged(c.privileged, e);
     internal::check_user(c.user, e, "/process");
@@ -61,8 +61,8 @@ Decision evaluate_spec(const Policy& p, const Json& spec, const ContainerContext
   });
 }
 
-Decision evaluate_process(const Policy& p, const Json& process, const ContainerContext& ctx) {
-  return run(p, process, ctx, [](const Controls& c, internal::Eval& e) {
+Decision evaluate_process(const Policy& p, Json process, const ContainerContext& ctx) {
+  return run(p, std::move(process), ctx, [](const Controls& c, internal::Eval& e) {
     internal::check_user(c.user, e, "");
     internal::check_capabilities(c.capabilities, e, "");
     internal::check_no_new_privileges(c.no_new_privileges, e, "");
@@ -71,8 +71,8 @@ Decision evaluate_process(const Policy& p, const Json& process, const ContainerC
   });
 }
 
-Decision evaluate_update(const Policy& p, const Json& resources, const ContainerContext& ctx) {
-  return run(p, resources, ctx, [](const Controls& c, internal::Eval& e) { internal::check_update_resources(c.resources, e); });
+Decision evaluate_update(const Policy& p, Json resources, const ContainerContext& ctx) {
+  return run(p, std::move(resources), ctx, [](const Controls& c, internal::Eval& e) { internal::check_update_resources(c.resources, e); });
 }
 
 }  // namespace runguard::policy

@@ -11,8 +11,9 @@
 namespace runguard::policy::internal {
 
 // One evaluation. Controls call violation() for each problem they find; when it returns true the
-// control applies its fix through set()/remove()/add(). In audit mode fixes go to a scratch copy
-// and are recorded as not applied.
+// control applies its fix through set()/remove(). Fixes are applied to the document in place and
+// journaled with the values they replaced, so rollback() restores the input exactly (audit mode,
+// denial) without the cost of copying the whole document up front.
 class Eval {
  public:
   Eval(Mode mode, Decision& d, Json& doc, const ContainerContext& ctx) : mode_(mode), d_(d), doc_(doc), ctx_(ctx) {}
@@ -28,8 +29,19 @@ class Eval {
   void set(const std::string& pointer, Json value, Json recorded = Json());
   void remove(const std::string& pointer);
 
+  // Undoes every set()/remove() in reverse order.
+  void rollback();
+
  private:
   void record(const std::string& op, const std::string& pointer, Json value);
+
+  // What one change replaced. Holds old values (possibly secrets): never leaves the engine.
+  struct Undo {
+    enum Kind { kRestore, kErase, kInsert } kind;
+    std::string pointer;
+    Json old;
+  };
+  std::vector<Undo> journal_;
 
   Mode mode_;
   Decision& d_;

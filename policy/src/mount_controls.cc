@@ -18,11 +18,14 @@ constexpr std::array<std::string_view, 27> kSensitiveExact = {
     "/var/lib/containers", "/run/containerd", "/run/docker", "/run/crio", "/run/podman", "/run/containers",
     "/usr/lib"};
 
-// Trees whose every entry is sensitive: kernel interfaces, boot files, credentials, runtime state.
-constexpr std::array<std::string_view, 16> kSensitiveTrees = {
+// Trees whose every entry is sensitive: kernel interfaces, boot files, credentials, runguard's own
+// state. Not the engines' state trees: containerd, CRI-O, podman and Docker bind-mount each
+// container's own hostname, resolv.conf and /dev/shm from below them (under
+// /var/lib/containerd/io.containerd.grpc.v1.cri/sandboxes/<id>/ and /run/containerd/...); those
+// trees are sensitive only whole (kSensitiveExact) or through their sockets (kSocketNames).
+constexpr std::array<std::string_view, 10> kSensitiveTrees = {
     "/proc", "/sys", "/boot", "/etc/kubernetes", "/etc/ssh", "/etc/runguard", "/var/lib/runguard",
-    "/var/lib/docker", "/var/lib/containerd", "/var/lib/kubelet/pki", "/run/containerd", "/run/docker", "/run/crio",
-    "/run/podman", "/root/.ssh", "/etc/sudoers.d"};
+    "/var/lib/kubelet/pki", "/root/.ssh", "/etc/sudoers.d"};
 
 constexpr std::array<std::string_view, 3> kSensitiveFiles = {"/etc/shadow", "/etc/gshadow", "/etc/sudoers"};
 

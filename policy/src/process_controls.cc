@@ -84,8 +84,8 @@ void check_secrets_in_env(const SimpleControl& c, Eval& e, const std::string& pr
   // Walk backwards so removals keep the remaining indices valid.
   for (size_t i = env->size(); i-- > 0;) {
     const Json& entry = (*env)[i];
-    if (!entry.is_string() || !looks_like_secret(entry.get<std::string>())) continue;
-    std::string name = env_name(entry.get<std::string>());
+    if (!entry.is_string() || !looks_like_secret(entry.get_ref<const std::string&>())) continue;
+    std::string name = env_name(entry.get_ref<const std::string&>());
     std::string ptr = proc + "/env/" + std::to_string(i);
     // The value is never copied into the finding or the mutation.
     if (e.violation("secretsInEnv", "RG-ENV-001", Severity::kHigh, c.action,

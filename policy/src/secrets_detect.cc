@@ -1,6 +1,7 @@
 // Heuristics for credentials in environment variables (CIS Docker 4.10). Names are checked for
 // words that mark a secret; values for the shapes of well-known credential formats. Variables
 // that point at a secret (FOO_PASSWORD_FILE=/run/secrets/x) are fine: that is the recommended way.
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <string_view>
@@ -33,33 +34,56 @@ bool all_of_class(std::string_view s, bool (*pred)(int)) {
 bool upper_or_digit(int c) { return std::isupper(c) || std::isdigit(c); }
 bool token_char(int c) { return std::isalnum(c) || c == '_' || c == '-'; }
 
+bool has_prefix(std::string_view v, std::string_view p) { return v.size() >= p.size() && v.substr(0, p.size()) == p; }
+
+// Each check is guarded by a cheap test (first character, length, a single memchr): this runs for
+// every variable of every container, and Kubernetes service links make hundreds of them.
 bool value_is_credential(std::string_view v) {
-  if (v.find("-----BEGIN") != std::string_view::npos && v.find("PRIVATE KEY") != std::string_view::npos) return true;
+  if (v.size() < 16) return false;  // every shape below is longer
+  if (v.size() > 40 && v.find("-----BEGIN") != std::string_view::npos && v.find("PRIVATE KEY") != std::string_view::npos) {
+    return true;
+  }
   // AWS access key ids: AKIA/ASIA + 16 upper-case alphanumerics.
-  for (std::string_view p : {"AKIA", "ASIA"}) {
-    auto pos = v.find(p);
-    if (pos != std::string_view::npos && v.size() >= pos + 20 && all_of_class(v.substr(pos + 4, 16), upper_or_digit)) return true;
+  for (size_t pos = v.find("AKIA"); pos != std::string_view::npos; pos = v.find("AKIA", pos + 1)) {
+    if (v.size() >= pos + 20 && all_of_class(v.substr(pos + 4, 16), upper_or_digit)) return true;
   }
-  // Prefixed tokens: GitHub, GitLab, Slack, Stripe, Google API keys.
-  for (std::string_view p : {"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "xoxb-", "xoxp-", "xoxa-",
-                             "xoxs-", "sk_live_", "AIza"}) {
-    if (v.rfind(p, 0) == 0 && v.size() >= p.size() + 16 && all_of_class(v.substr(p.size()), token_char)) return true;
+  for (size_t pos = v.find("ASIA"); pos != std::string_view::npos; pos = v.find("ASIA", pos + 1)) {
+    if (v.size() >= pos + 20 && all_of_class(v.substr(pos + 4, 16), upper_or_digit)) return true;
   }
-  // JWTs: three base64url parts, the first an encoded JSON header.
-  if (v.rfind("eyJ", 0) == 0) {
-    size_t dots = 0;
-    for (char c : v) dots += c == '.';
-    if (dots == 2 && v.size() > 30) return true;
-  }
-  // URLs with a password: scheme://user:pass@host
-  if (auto scheme = v.find("://"); scheme != std::string_view::npos) {
-    auto at_sign = v.find('@', scheme);
-    auto colon = v.find(':', scheme + 3);
-    auto slash = v.find('/', scheme + 3);
-    if (at_sign != std::string_view::npos && colon != std::string_view::npos && colon < at_sign &&
-        (slash == std::string_view::npos || at_sign < slash)) {
-      return true;
+  // Prefixed tokens: GitHub, GitLab, Slack, Stripe, Google API keys; JWTs.
+  static constexpr std::string_view kPrefixes[] = {"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-",
+                                                   "xoxb-", "xoxp-", "xoxa-", "xoxs-", "sk_live_", "AIza"};
+  if (std::string_view("gxsA").find(v[0]) != std::string_view::npos) {
+    for (std::string_view p : kPrefixes) {
+      if (has_prefix(v, p) && v.size() >= p.size() + 16 && all_of_class(v.substr(p.size()), token_char)) return true;
     }
+  }
+  if (has_prefix(v, "eyJ") && v.size() > 30 && std::count(v.begin(), v.end(), '.') == 2) return true;
+  // URLs with a password: scheme://user:pass@host
+  if (auto at_sign = v.find('@'); at_sign != std::string_view::npos) {
+    auto scheme = v.find("://");
+    if (scheme != std::string_view::npos && scheme < at_sign) {
+      auto colon = v.find(':', scheme + 3);
+      auto slash = v.find('/', scheme + 3);
+      if (colon < at_sign && (slash == std::string_view::npos || at_sign < slash)) return true;
+    }
+  }
+  return false;
+}
+
+// Names that hold a credential. All of the words contain PASS, SECRET, TOKEN, KEY or CREDENTIAL,
+// which the name is checked for first.
+bool name_is_secret(std::string_view name) {
+  bool candidate = false;
+  for (std::string_view stem : {"PASS", "SECRET", "TOKEN", "KEY", "CREDENTIAL"}) {
+    if (name.find(stem) != std::string_view::npos) candidate = true;
+  }
+  if (!candidate) return false;
+  for (auto suffix : kReferenceSuffixes) {
+    if (ends_with(name, suffix)) return false;
+  }
+  for (auto word : kSecretWords) {
+    if (name.find(word) != std::string_view::npos) return true;
   }
   return false;
 }
@@ -74,17 +98,14 @@ std::string env_name(const std::string& entry) {
 bool looks_like_secret(const std::string& entry) {
   auto eq = entry.find('=');
   if (eq == std::string::npos) return false;
-  std::string name = to_upper(std::string_view(entry).substr(0, eq));
   std::string_view value = std::string_view(entry).substr(eq + 1);
   if (value.empty()) return false;
   if (value_is_credential(value)) return true;
-  for (auto suffix : kReferenceSuffixes) {
-    if (ends_with(name, suffix)) return false;
-  }
-  for (auto word : kSecretWords) {
-    if (name.find(word) != std::string::npos) return true;
-  }
-  return false;
+  // Upper-cased name in a stack buffer: no allocation per variable.
+  char buf[256];
+  size_t n = std::min(eq, sizeof buf);
+  for (size_t i = 0; i < n; ++i) buf[i] = static_cast<char>(std::toupper(static_cast<unsigned char>(entry[i])));
+  return name_is_secret(std::string_view(buf, n));
 }
 
 }  // namespace runguard::policy::internal

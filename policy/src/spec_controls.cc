@@ -19,8 +19,10 @@ void check_limit(const ResourcesControl& c, Eval& e, const char* id, const char*
   auto fmt = [&](int64_t v) { return bytes ? format_byte_size(v) : std::to_string(v); };
   const Json* cur = at(e.doc(), ptr);
   int64_t v = int_or(cur, 0);
-  bool unlimited = cur == nullptr || v <= 0;  // 0 / -1 / absent all mean "no limit" to runc
-  if (update && cur == nullptr) return;        // update leaves what it does not name unchanged
+  // In a spec, absent / 0 / -1 all mean "no limit". In an update, absent and 0 mean "leave as
+  // is" (runc skips them) and only a negative value asks for unlimited.
+  if (update && (cur == nullptr || v == 0)) return;
+  bool unlimited = cur == nullptr || v <= 0;
   if (unlimited) {
     std::optional<int64_t> target = update ? l.max : (l.default_value ? l.default_value : l.max);
     if (!target) return;

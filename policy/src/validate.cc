@@ -109,6 +109,10 @@ class Checker {
         if (!v.is_string()) return invalid(source_ + ": /annotations/" + json_pointer_token(k) + ": expected a string, got " + json_type_name(v));
       }
     }
+    RG_RETURN_IF_ERROR(field("/hooks", T::kObject));
+    for (const char* h : {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}) {
+      RG_RETURN_IF_ERROR(each(std::string("/hooks/") + h, T::kObject, {{"path", T::kString}, {"args", T::kStringArray}}));
+    }
     RG_RETURN_IF_ERROR(field("/linux", T::kObject));
     RG_RETURN_IF_ERROR(each("/linux/namespaces", T::kObject, {{"type", T::kString}, {"path", T::kString}}));
     RG_RETURN_IF_ERROR(resources("/linux/resources"));

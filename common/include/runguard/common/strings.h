@@ -36,7 +36,8 @@ std::string join(const std::vector<std::string>& items, std::string_view sep);
 // slash. Does not touch the filesystem. "" stays "".
 std::string normalize_path(std::string_view path);
 
-// True when `path` equals `dir` or lies below it (both normalised).
+// True when `path` equals `dir` or lies below it. Both must already be normalised
+// (normalize_path); this is a string comparison, so callers normalise once, not per check.
 bool path_within(std::string_view path, std::string_view dir);
 
 }  // namespace runguard

@@ -13,8 +13,9 @@ namespace runguard::nsutil {
 Status exec_program(const std::string& path, const std::vector<std::string>& argv);
 
 // True when the namespace file at `ns_path` (e.g. "/proc/1234/ns/net") is the same namespace as
-// the host's (pid 1's) namespace of `ns_file` ("net", "pid", "ipc", "uts", "mnt", "user",
-// "cgroup", "time"). Unreadable paths are reported as false: the runtime itself will fail on them.
+// the host's of `ns_file` ("net", "pid", "ipc", "uts", "mnt", "user", "cgroup", "time"): pid 1's,
+// or runguard's own (which are the host's when an engine runs it). An unreadable `ns_path` is
+// reported as false: the runtime itself fails on it.
 bool is_host_namespace(const std::string& ns_path, const std::string& ns_file);
 
 }  // namespace runguard::nsutil

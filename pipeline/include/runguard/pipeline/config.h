@@ -10,12 +10,19 @@ namespace runguard::pipeline {
 
 inline constexpr const char* kDefaultConfigPath = "/etc/runguard/policy.yaml";
 
-// $RUNGUARD_CONFIG, else /etc/runguard/policy.yaml. `explicit_path` is true for the former.
-std::string config_path(bool* explicit_path = nullptr);
+// Where the policy file is, and whether someone named it (then it must exist).
+struct ConfigSource {
+  std::string path;
+  bool named = false;  // from $RUNGUARD_CONFIG or --policy, not the built-in default path
+  std::string named_by;  // "RUNGUARD_CONFIG", "--policy": said in errors
+};
+
+// $RUNGUARD_CONFIG, else /etc/runguard/policy.yaml.
+ConfigSource config_source();
 
 // Loads and fully validates the policy. A missing default file means the embedded defaults; a
-// missing file named by RUNGUARD_CONFIG (or --policy) is an error.
-Result<policy::Policy> load_policy(const std::string& path, bool explicit_path);
+// missing file that was named is an error.
+Result<policy::Policy> load_policy(const ConfigSource& source);
 
 // The real runtime: `configured` if set, else the first "runc" on PATH that is not runguard.
 Result<std::string> resolve_runtime(const std::string& configured);

@@ -43,6 +43,9 @@ struct Decision {
   std::vector<Mutation> mutations;
   Json result;                  // the document after mutations (unchanged in audit mode or when denied)
 
+  // True when result differs from the input: at least one mutation was applied.
+  bool changed() const;
+
   // The denial messages joined, for the one-line error users see.
   std::string denial_summary() const;
 };

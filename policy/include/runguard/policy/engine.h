@@ -20,15 +20,19 @@ Status validate_resources(const Json& resources, const std::string& source);
 // `override_name` receives the override's name or "".
 const Controls& select_controls(const Policy& p, const ContainerContext& ctx, std::string* override_name);
 
+// Each evaluate_* takes the document by value (move it in when the caller is done with it: it is
+// changed in place, not copied) and returns it in Decision::result: with the mutations applied
+// when allowed in enforce mode, exactly as given otherwise (audit mode, denied).
+
 // A whole config.json (validated first with validate_spec).
-Decision evaluate_spec(const Policy& p, const Json& spec, const ContainerContext& ctx);
+Decision evaluate_spec(const Policy& p, Json spec, const ContainerContext& ctx);
 
 // A `runc exec --process` document: the user, capabilities, noNewPrivileges, secretsInEnv and
 // rlimit controls.
-Decision evaluate_process(const Policy& p, const Json& process, const ContainerContext& ctx);
+Decision evaluate_process(const Policy& p, Json process, const ContainerContext& ctx);
 
 // A `runc update` LinuxResources document: memory and pids limits clamped to the maxima.
 // An absent limit stays absent (update only changes what it names).
-Decision evaluate_update(const Policy& p, const Json& resources, const ContainerContext& ctx);
+Decision evaluate_update(const Policy& p, Json resources, const ContainerContext& ctx);
 
 }  // namespace runguard::policy

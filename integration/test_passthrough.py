@@ -1,0 +1,330 @@
+"""The rest of the runc command line through runguard: the detached lifecycle (create, state,
+start, ps, pause/resume, events, kill, list, delete), pass-through commands that must behave
+exactly like runc, and the commands runguard hardens after create: exec and update.
+"""
+
+import json
+import os
+import subprocess
+import unittest
+
+from harness import ALL_CAPS, CAP_BIT, NET_BIND_SERVICE_MASK, RUNGUARD, TIMEOUT, RunguardTestCase
+
+SYS_ADMIN = 1 << CAP_BIT["CAP_SYS_ADMIN"]
+STATUS_SCRIPT = ('id -u; while read -r l; do case "$l" in Uid:*|Gid:*|Cap*|NoNewPrivs:*) echo "$l";; esac; '
+                 'done < /proc/self/status')
+
+
+def parse_status(text):
+    out = {}
+    for line in text.splitlines():
+        k, sep, v = line.partition(":")
+        if sep:
+            out[k.strip()] = v.strip()
+    return out
+
+
+class PassthroughTest(RunguardTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.b = self.bundle()
+
+    def create(self):
+        self.b.set_args("sleep", "30")
+        self.b.write()
+        cid = self.new_id()
+        p = self.runguard(["create", "--bundle", self.b.path, cid], log=self.b.log, detached=True)
+        self.assertEqual(p.returncode, 0, "create failed: " + self.b.log_text())
+        return cid
+
+    def rg_json(self, args):
+        p = self.runguard(args, log=self.b.log)
+        self.assertEqual(p.returncode, 0, "%s: %s %s" % (args, p.stderr, self.b.log_text()))
+        return json.loads(p.stdout)
+
+    def rg_state(self, cid):
+        return self.rg_json(["state", cid])
+
+    def exec_out(self, cid, *args, flags=()):
+        p = self.runguard(["exec"] + list(flags) + [cid] + list(args), log=self.b.log)
+        self.assertEqual(p.returncode, 0, "exec %s: %s %s" % (args, p.stderr, self.b.log_text()))
+        return p.stdout
+
+    # -- lifecycle --
+    def test_create_start_state(self):
+        cid = self.create()
+        st = self.rg_state(cid)
+        self.assertEqual(st["id"], cid)
+        self.assertEqual(st["status"], "created")
+        self.assertEqual(st["bundle"], self.b.path)
+        self.assertTrue(os.path.isfile(os.path.join(self.container_state_dir(cid), "decision.json")))
+        # The container was created from the hardened config.
+        self.assertEqual(self.b.read_config()["process"]["user"]["uid"], 65532)
+        p = self.runguard(["start", cid], log=self.b.log)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.wait_status(cid, "running")
+        self.assertEqual(self.rg_state(cid)["status"], "running")
+
+    def test_ps(self):
+        cid = self.start_sleeper(self.b)
+        pid = self.rg_state(cid)["pid"]
+        p = self.runguard(["ps", cid], log=self.b.log)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("sleep", p.stdout)
+        self.assertIn("PID", p.stdout.splitlines()[0])
+        self.assertEqual(self.rg_json(["ps", "--format", "json", cid]), [pid])
+        self.assertEqual(self.rg_json(["ps", "-f", "json", cid]), [pid])
+
+    def test_pause_resume(self):
+        cid = self.start_sleeper(self.b)
+        self.assertEqual(self.runguard(["pause", cid], log=self.b.log).returncode, 0)
+        self.assertEqual(self.rg_state(cid)["status"], "paused")
+        self.assertEqual(self.runguard(["resume", cid], log=self.b.log).returncode, 0)
+        self.assertEqual(self.rg_state(cid)["status"], "running")
+
+    def test_events_stats(self):
+        cid = self.start_sleeper(self.b)
+        ev = self.rg_json(["events", "--stats", cid])
+        self.assertEqual(ev["type"], "stats")
+        self.assertEqual(ev["id"], cid)
+        self.assertEqual(ev["data"]["memory"]["usage"]["limit"], 536870912)  # the hardened limit
+        self.assertEqual(ev["data"]["pids"]["limit"], 1024)
+
+    def test_kill_and_list(self):
+        cid = self.start_sleeper(self.b)
+        p = self.runguard(["list"], log=self.b.log)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(cid, p.stdout)
+        listed = self.rg_json(["list", "--format", "json"])
+        self.assertEqual([c["status"] for c in listed if c["id"] == cid], ["running"])
+        p = self.runguard(["list", "-q"], log=self.b.log)
+        self.assertEqual(p.stdout.split(), [cid])
+        self.assertEqual(self.runguard(["kill", cid, "KILL"], log=self.b.log).returncode, 0)
+        self.wait_status(cid, "stopped")
+
+    def test_delete_releases_state_and_is_idempotent(self):
+        cid = self.start_sleeper(self.b)
+        state = self.container_state_dir(cid)
+        self.assertTrue(os.path.isdir(state))
+        self.assertEqual(self.runguard(["kill", cid, "KILL"], log=self.b.log).returncode, 0)
+        self.wait_status(cid, "stopped")
+        p = self.runguard(["delete", cid], log=self.b.log)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertFalse(os.path.exists(state))
+        self.assertNotIn(cid, self.runc_list_ids())
+        # Again: runc's error and status, no crash, still nothing of ours.
+        want = self.runc(["delete", cid])
+        p = self.runguard(["delete", cid], log=self.b.log)
+        self.assertNotEqual(want.returncode, 0)
+        self.assertEqual(p.returncode, want.returncode)
+        self.assertIn("does not exist", p.stderr)
+        self.assertFalse(os.path.exists(state))
+        self.assertTrue(os.path.isdir(self.state_dir))  # only the container's directory goes
+
+    def test_delete_force_running(self):
+        cid = self.start_sleeper(self.b)
+        p = self.runguard(["delete", "-f", cid], log=self.b.log)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertFalse(os.path.exists(self.container_state_dir(cid)))
+        self.assertNotIn(cid, self.runc_list_ids())
+
+    def test_broken_policy_never_blocks_kill_and_delete(self):
+        cid = self.start_sleeper(self.b)
+        self.write_policy("capabilities: {allow: [CAP_FLY]}")  # create/exec would refuse this policy
+        self.assertEqual(self.runguard(["kill", cid, "KILL"], log=self.b.log).returncode, 0)
+        self.wait_status(cid, "stopped")
+        p = self.runguard(["delete", cid], log=self.b.log)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertFalse(os.path.exists(self.container_state_dir(cid)))
+
+    # -- pure pass-through --
+    def test_features_same_as_runc(self):
+        want = self.runc(["features"])
+        got = self.runguard(["features"])
+        self.assertEqual(got.returncode, want.returncode)
+        self.assertEqual(got.stdout, want.stdout)
+
+    def test_unknown_command_same_as_runc(self):
+        want = self.runc(["no-such-command"])
+        got = self.runguard(["no-such-command"])
+        self.assertNotEqual(want.returncode, 0)
+        self.assertEqual(got.returncode, want.returncode)
+
+    def test_run_with_bundle_from_cwd(self):
+        # No --bundle: runc takes the current directory, and so must runguard.
+        self.b.set_args("id", "-u")
+        self.b.write()
+        cid = self.new_id()
+        p = subprocess.run([RUNGUARD, "--root", self.runc_root, "run", "--keep", cid], cwd=self.b.path, env=self.env(),
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=TIMEOUT)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.strip(), "65532")
+        self.assertTrue(os.path.isfile(os.path.join(self.container_state_dir(cid), "decision.json")))
+
+    def test_foreground_run_releases_state(self):
+        # runc deletes a foreground container itself, never calling runguard delete: the poststop
+        # hook runguard adds must release the state, and a probe proves the container ran.
+        self.b.set_args("id", "-u")
+        self.b.write()
+        cid, p = self.run_container(self.b, keep=False)
+        self.assertEqual(p.returncode, 0, p.stderr + self.b.log_text())
+        self.assertEqual(p.stdout.strip(), "65532")
+        self.assertFalse(os.path.exists(self.container_state_dir(cid)), "state left behind after run")
+        with open(os.path.join(self.b.path, "config.json")) as f:
+            hooks = json.load(f)["hooks"]["poststop"]
+        self.assertTrue(any(h["path"].endswith("/runguard-hook") for h in hooks), hooks)
+
+    def test_state_of_missing_container_same_as_runc(self):
+        want = self.runc(["state", "no-such-container"])
+        got = self.runguard(["state", "no-such-container"])
+        self.assertNotEqual(want.returncode, 0)
+        self.assertEqual(got.returncode, want.returncode)
+        self.assertEqual(got.stdout, want.stdout)
+
+    def test_version_same_as_runc(self):
+        want = self.runc(["--version"])
+        got = self.runguard(["--version"])
+        self.assertEqual(got.returncode, 0)
+        self.assertEqual(got.stdout, want.stdout)
+        self.assertIn("runc version", got.stdout)
+
+    # -- exec --
+    def test_exec_process_file_hardened(self):
+        cid = self.start_sleeper(self.b)
+        proc_file = os.path.join(self.tmp, "process.json")
+        caps = list(ALL_CAPS)
+        with open(proc_file, "w") as f:
+            json.dump({"terminal": False, "user": {"uid": 0, "gid": 0}, "args": ["sh", "-c", STATUS_SCRIPT],
+                       "env": ["PATH=/bin"], "cwd": "/", "noNewPrivileges": False,
+                       "capabilities": {s: caps for s in ("bounding", "effective", "permitted", "inheritable",
+                                                          "ambient")}}, f)
+        p = self.runguard(["exec", "--process", proc_file, cid], log=self.b.log)
+        self.assertEqual(p.returncode, 0, p.stderr + self.b.log_text())
+        lines = p.stdout.splitlines()
+        self.assertEqual(lines[0], "65532")
+        st = parse_status(p.stdout)
+        self.assertEqual(st["Uid"].split(), ["65532"] * 4)
+        for name in ("CapEff", "CapPrm", "CapBnd", "CapInh", "CapAmb"):
+            self.assertCapsAtMost(int(st[name], 16), NET_BIND_SERVICE_MASK, name)
+        self.assertEqual(st["NoNewPrivs"], "1")
+
+    def test_exec_flags_hardened(self):
+        cid = self.start_sleeper(self.b)
+        out = self.exec_out(cid, "sh", "-c", "grep ^Uid /proc/self/status; grep CapBnd /proc/self/status",
+                            flags=["-u", "0:0", "--cap", "CAP_SYS_ADMIN"])
+        st = parse_status(out)
+        self.assertEqual(st["Uid"].split(), ["65532"] * 4)
+        self.assertEqual(int(st["CapBnd"], 16) & SYS_ADMIN, 0)
+        self.assertCapsAtMost(int(st["CapBnd"], 16), NET_BIND_SERVICE_MASK, "CapBnd")
+
+    def test_exec_flags_inline_values(self):
+        cid = self.start_sleeper(self.b)
+        out = self.exec_out(cid, "sh", "-c", STATUS_SCRIPT, flags=["--user=0", "--cap=CAP_SYS_ADMIN"])
+        st = parse_status(out)
+        self.assertEqual(out.splitlines()[0], "65532")
+        self.assertEqual(int(st["CapBnd"], 16) & SYS_ADMIN, 0)
+
+    def test_exec_plain_runs_as_container_user(self):
+        cid = self.start_sleeper(self.b)
+        self.assertEqual(self.exec_out(cid, "id", "-u").strip(), "65532")
+
+    def test_exec_process_file_root_group_removed(self):
+        cid = self.start_sleeper(self.b)
+        proc_file = os.path.join(self.tmp, "process.json")
+        with open(proc_file, "w") as f:
+            json.dump({"terminal": False, "user": {"uid": 1000, "gid": 0, "additionalGids": [0, 20]},
+                       "args": ["sh", "-c", "grep -E '^(Gid|Groups)' /proc/self/status"], "env": ["PATH=/bin"],
+                       "cwd": "/"}, f)
+        p = self.runguard(["exec", "--process", proc_file, cid], log=self.b.log)
+        self.assertEqual(p.returncode, 0, p.stderr + self.b.log_text())
+        st = parse_status(p.stdout)
+        self.assertEqual(st["Gid"].split(), ["65532"] * 4)
+        self.assertEqual(st["Groups"].split(), ["20"])
+
+    # Regression: exec -g 0 once passed supplementary group root through untouched.
+    def test_exec_flags_root_group_removed(self):
+        cid = self.start_sleeper(self.b)
+        out = self.exec_out(cid, "grep", "^Groups", "/proc/self/status", flags=["--additional-gids", "0"])
+        self.assertNotIn("0", parse_status(out)["Groups"].split())
+
+    def test_exec_secret_env_denied(self):
+        cid = self.start_sleeper(self.b)
+        p = self.runguard(["exec", "-e", "DB_PASSWORD=hunter2-xyz", cid, "env"], log=self.b.log)
+        msg = self.assertRuncError(p, self.b, "RG-ENV-001", "DB_PASSWORD")
+        self.assertNotIn("hunter2-xyz", msg)
+
+    # -- update --
+    def memory_limit(self, cid):
+        return int(self.exec_out(cid, "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes").strip())
+
+    def pids_max(self, cid):
+        return self.exec_out(cid, "cat", "/sys/fs/cgroup/pids/pids.max").strip()
+
+    def test_update_memory_flag_clamped(self):
+        cid = self.start_sleeper(self.b)
+        self.assertEqual(self.memory_limit(cid), 512 << 20)
+        p = self.runguard(["update", "--memory", "100g", cid], log=self.b.log)
+        self.assertEqual(p.returncode, 0, p.stderr + self.b.log_text())
+        self.assertEqual(self.memory_limit(cid), 8589934592)
+
+    def test_update_resources_stdin_clamped(self):
+        cid = self.start_sleeper(self.b)
+        p = self.runguard(["update", "--resources", "-", cid], log=self.b.log,
+                          input='{"memory":{"limit":-1},"pids":{"limit":100000}}')
+        self.assertEqual(p.returncode, 0, p.stderr + self.b.log_text())
+        self.assertEqual(self.memory_limit(cid), 8589934592)
+        self.assertEqual(self.pids_max(cid), "32768")
+
+    def test_update_resources_file_clamped(self):
+        cid = self.start_sleeper(self.b)
+        res = os.path.join(self.tmp, "resources.json")
+        doc = '{"pids":{"limit":-1}}'
+        with open(res, "w") as f:
+            f.write(doc)
+        p = self.runguard(["update", "-r", res, cid], log=self.b.log)
+        self.assertEqual(p.returncode, 0, p.stderr + self.b.log_text())
+        self.assertEqual(self.pids_max(cid), "32768")
+        with open(res) as f:
+            self.assertEqual(f.read(), doc, "the caller's resources file must not be rewritten")
+
+    def test_update_below_max_applied(self):
+        cid = self.start_sleeper(self.b)
+        p = self.runguard(["update", "--memory", "256m", "--pids-limit", "500", cid], log=self.b.log)
+        self.assertEqual(p.returncode, 0, p.stderr + self.b.log_text())
+        self.assertEqual(self.memory_limit(cid), 256 << 20)
+        self.assertEqual(self.pids_max(cid), "500")
+        p = self.runguard(["update", "--resources", "-", cid], log=self.b.log,
+                          input='{"memory":{"limit":314572800},"pids":{"limit":700}}')
+        self.assertEqual(p.returncode, 0, p.stderr + self.b.log_text())
+        self.assertEqual(self.memory_limit(cid), 300 << 20)
+        self.assertEqual(self.pids_max(cid), "700")
+
+    def test_update_inline_flags_clamped(self):
+        cid = self.start_sleeper(self.b)
+        p = self.runguard(["update", "--memory=100g", "--pids-limit=-1", cid], log=self.b.log)
+        self.assertEqual(p.returncode, 0, p.stderr + self.b.log_text())
+        self.assertEqual(self.memory_limit(cid), 8589934592)
+        self.assertEqual(self.pids_max(cid), "32768")
+
+    # Regression: a limit of 0 means "leave unchanged" to runc update; it was once raised to the
+    # policy maximum.
+    def test_update_zero_means_unchanged(self):
+        cid = self.start_sleeper(self.b)
+        direct = self.runc(["update", "--pids-limit", "0", "--memory", "0", cid])
+        self.assertEqual(direct.returncode, 0, direct.stderr)
+        self.assertEqual((self.memory_limit(cid), self.pids_max(cid)), (512 << 20, "1024"))  # runc: no change
+        p = self.runguard(["update", "--resources", "-", cid], log=self.b.log,
+                          input='{"memory":{"limit":0},"pids":{"limit":0}}')
+        self.assertEqual(p.returncode, 0, p.stderr + self.b.log_text())
+        self.assertEqual((self.memory_limit(cid), self.pids_max(cid)), (512 << 20, "1024"))
+
+    def test_update_invalid_resources(self):
+        cid = self.start_sleeper(self.b)
+        p = self.runguard(["update", "--resources", "-", cid], log=self.b.log, input='{"memory":{"limit":"lots"}}')
+        self.assertRuncError(p, self.b, "/memory/limit")
+        self.assertEqual(self.memory_limit(cid), 512 << 20)
+
+
+if __name__ == "__main__":
+    unittest.main()
