@@ -90,6 +90,10 @@ struct Prepared {
 Status prepare(const RuncArgs& args, const policy::Policy& p, const std::string& runtime, Prepared& out) {
   std::string id = args.id();
   RG_RETURN_IF_ERROR(check_container_id(id));
+  if (args.flag("config")) {
+    // A config.json outside the bundle (newer runc's --config) would bypass the one we check.
+    return invalid("--config is not supported: put the spec in the bundle's config.json");
+  }
   std::string bundle = args.flag("bundle").value_or("");
   if (bundle.empty()) bundle = ".";
   if (auto abs = nsutil::real_path(bundle); abs.is_ok()) bundle = *abs;

@@ -21,8 +21,8 @@ const std::set<std::string> kCommands = {"checkpoint", "create", "delete", "even
 
 const FlagSpec& spec_for(const std::string& cmd) {
   static const std::map<std::string, FlagSpec> kSpecs = {
-      {"create", {{"bundle", "console-socket", "pid-file", "preserve-fds", "pidfd-socket"}, {{"b", "bundle"}}}},
-      {"run", {{"bundle", "console-socket", "pid-file", "preserve-fds", "pidfd-socket"}, {{"b", "bundle"}, {"d", "detach"}}}},
+      {"create", {{"bundle", "config", "console-socket", "pid-file", "preserve-fds", "pidfd-socket"}, {{"b", "bundle"}}}},
+      {"run", {{"bundle", "config", "console-socket", "pid-file", "preserve-fds", "pidfd-socket"}, {{"b", "bundle"}, {"d", "detach"}}}},
       {"restore",
        {{"console-socket", "image-path", "work-path", "bundle", "pid-file", "manage-cgroups-mode", "empty-ns",
          "lsm-profile", "lsm-mount-context", "parent-path"},
@@ -103,14 +103,25 @@ RuncArgs parse_runc_args(const std::vector<std::string>& argv) {
   }
   if (a.command.empty()) return a;
   const FlagSpec& spec = spec_for(a.command);
+  // urfave/cli v1.22 (runc 1.1/1.2) moves flags written after positionals to the front, so
+  // `runc create ID --bundle B` is `runc create --bundle B ID`; runc turns that off for exec
+  // only, whose positionals after the id are the command to run.
+  const bool reorder = a.command != "exec";
   for (i = a.command_index + 1; i < argv.size(); ++i) {
     const std::string& w = argv[i];
     if (w == "--") {
-      ++i;
+      for (++i; i < argv.size(); ++i) a.positional.push_back(argv[i]);
       break;
     }
     auto f = split_flag(w);
-    if (!f) break;
+    if (!f) {
+      if (!reorder) {
+        for (; i < argv.size(); ++i) a.positional.push_back(argv[i]);
+        break;
+      }
+      a.positional.push_back(w);
+      continue;
+    }
     auto [name, value, has_value] = *f;
     if (auto al = spec.aliases.find(name); al != spec.aliases.end()) name = al->second;
     FlagUse use{name, value, i, i, has_value};
@@ -120,8 +131,6 @@ RuncArgs parse_runc_args(const std::vector<std::string>& argv) {
     }
     a.flags.push_back(std::move(use));
   }
-  a.positional_index = i;
-  for (; i < argv.size(); ++i) a.positional.push_back(argv[i]);
   return a;
 }
 

@@ -41,16 +41,23 @@ void erase_at(Json& doc, const Json::json_pointer& ptr) {
 
 void Eval::set(const std::string& pointer, Json value, Json recorded) {
   Json::json_pointer ptr(pointer);
-  if (doc_.contains(ptr)) {
-    record("replace", pointer, recorded.is_null() ? value : recorded);
-    journal_.push_back({Undo::kRestore, pointer, std::move(doc_.at(ptr))});
-  } else {
-    record("add", pointer, recorded.is_null() ? value : recorded);
-    // Undo erases the outermost ancestor this set creates ("/linux/resources" for
-    // "/linux/resources/memory/limit" when the spec had no resources).
-    Json::json_pointer top = ptr;
-    while (!top.parent_pointer().empty() && !doc_.contains(top.parent_pointer())) top = top.parent_pointer();
-    journal_.push_back({Undo::kErase, top.to_string(), Json()});
+  bool replaces = doc_.contains(ptr) && !doc_.at(ptr).is_null();
+  record(replaces ? "replace" : "add", pointer, recorded.is_null() ? value : recorded);
+  // The undo entry covers the outermost ancestor this write creates or turns from null into an
+  // object ("/linux/resources" for "/linux/resources/memory/limit" when the spec had none).
+  std::vector<std::string> tokens;
+  for (Json::json_pointer p = ptr; !p.empty(); p = p.parent_pointer()) tokens.push_back(p.back());
+  Json::json_pointer top;
+  for (auto it = tokens.rbegin(); it != tokens.rend(); ++it) {
+    top /= *it;
+    if (!doc_.contains(top)) {
+      journal_.push_back({Undo::kErase, top.to_string(), Json()});
+      break;
+    }
+    if (doc_.at(top).is_null() || top == ptr) {
+      journal_.push_back({Undo::kRestore, top.to_string(), std::move(doc_.at(top))});
+      break;
+    }
   }
   doc_[ptr] = std::move(value);
 }
@@ -91,7 +98,33 @@ void Eval::rollback() {
 const Json* at(const Json& doc, const std::string& pointer) {
   Json::json_pointer ptr(pointer);
   if (!doc.contains(ptr)) return nullptr;
-  return &doc.at(ptr);
+  const Json& v = doc.at(ptr);
+  return v.is_null() ? nullptr : &v;
 }
+
+namespace {
+const Json* member(const Json& obj, const char* key) {
+  if (!obj.is_object()) return nullptr;
+  auto it = obj.find(key);
+  return it == obj.end() || it->is_null() ? nullptr : &*it;
+}
+}  // namespace
+
+std::string str_member(const Json& obj, const char* key) {
+  const Json* m = member(obj, key);
+  return m != nullptr && m->is_string() ? m->get<std::string>() : std::string();
+}
+
+bool bool_member(const Json& obj, const char* key) {
+  const Json* m = member(obj, key);
+  return m != nullptr && m->is_boolean() && m->get<bool>();
+}
+
+uint64_t uint_member(const Json& obj, const char* key) {
+  const Json* m = member(obj, key);
+  return m != nullptr && m->is_number_unsigned() ? m->get<uint64_t>() : 0;
+}
+
+bool has_member(const Json& obj, const char* key) { return member(obj, key) != nullptr; }
 
 }  // namespace runguard::policy::internal

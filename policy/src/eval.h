@@ -70,8 +70,14 @@ void check_readonly_rootfs(const SimpleControl& c, Eval& e);
 // Update: clamps a LinuxResources document at pointer "" to the maxima.
 void check_update_resources(const ResourcesControl& c, Eval& e);
 
-// Helpers shared by the controls.
-const Json* at(const Json& doc, const std::string& pointer);  // nullptr when absent
+// Helpers shared by the controls. JSON null counts as absent everywhere (validate_spec accepts
+// it: Go writers emit null for unset fields), so controls read through these, never
+// Json::value(), which throws on null.
+const Json* at(const Json& doc, const std::string& pointer);  // nullptr when absent or null
+std::string str_member(const Json& obj, const char* key);       // "" unless a string
+bool bool_member(const Json& obj, const char* key);             // false unless true
+uint64_t uint_member(const Json& obj, const char* key);         // 0 unless an unsigned integer
+bool has_member(const Json& obj, const char* key);              // present and not null
 std::string env_name(const std::string& entry);                // "NAME" of "NAME=value"
 bool looks_like_secret(const std::string& entry);              // by name or by value shape
 

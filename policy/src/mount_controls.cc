@@ -58,7 +58,7 @@ const char* sensitive_reason(const std::string& p) {
 }
 
 bool is_bind(const Json& m) {
-  if (m.value("type", "") == "bind") return true;
+  if (str_member(m, "type") == "bind") return true;
   if (const auto it = m.find("options"); it != m.end() && it->is_array()) {
     for (const auto& o : *it) {
       if (o == "bind" || o == "rbind") return true;
@@ -73,22 +73,24 @@ void check_sensitive_mounts(const SensitiveMountsControl& c, Eval& e) {
   if (c.action == Action::kOff) return;
   const Json* mounts = at(e.doc(), "/mounts");
   if (mounts == nullptr || !mounts->is_array()) return;
+  std::vector<std::string> allow;
+  for (const auto& a : c.allow) allow.push_back(canonical(a));
   std::vector<size_t> to_remove;
   for (size_t i = 0; i < mounts->size(); ++i) {
     const Json& m = (*mounts)[i];
-    if (!is_bind(m) || !m.contains("source")) continue;
-    std::string source = m["source"];
+    if (!is_bind(m) || !has_member(m, "source")) continue;
+    std::string source = str_member(m, "source");
     std::vector<std::string> candidates = {canonical(source)};
     if (auto it = e.ctx().resolved_sources.find(source); it != e.ctx().resolved_sources.end()) {
       candidates.push_back(canonical(it->second));
     }
     for (const auto& cand : candidates) {
-      if (std::find(c.allow.begin(), c.allow.end(), cand) != c.allow.end()) break;
+      if (std::find(allow.begin(), allow.end(), cand) != allow.end()) break;
       const char* why = sensitive_reason(cand);
       if (why == nullptr) continue;
       std::string shown = cand == canonical(source) ? source : source + " (-> " + cand + ")";
       if (e.violation("sensitiveMounts", "RG-MOUNT-001", Severity::kCritical, c.action,
-                      "bind mount of " + shown + " at " + m.value("destination", "?") + ": " + why,
+                      "bind mount of " + shown + " at " + (has_member(m, "destination") ? str_member(m, "destination") : std::string("?")) + ": " + why,
                       "/mounts/" + std::to_string(i))) {
         to_remove.push_back(i);
       }

@@ -104,7 +104,7 @@ void check_rlimits(const ResourcesControl& c, Eval& e, const std::string& proc) 
     std::optional<size_t> index;
     if (list != nullptr && list->is_array()) {
       for (size_t i = 0; i < list->size(); ++i) {
-        if ((*list)[i].value("type", "") == type) index = i;
+        if (str_member((*list)[i], "type") == type) index = i;
       }
     }
     if (!index) {
@@ -121,8 +121,8 @@ void check_rlimits(const ResourcesControl& c, Eval& e, const std::string& proc) 
     }
     if (!setting.max) continue;
     std::string ptr = proc + "/rlimits/" + std::to_string(*index);
-    uint64_t hard = (*list)[*index].value("hard", uint64_t{0});
-    uint64_t soft = (*list)[*index].value("soft", uint64_t{0});
+    uint64_t hard = uint_member((*list)[*index], "hard");
+    uint64_t soft = uint_member((*list)[*index], "soft");
     if (hard <= *setting.max && soft <= *setting.max) continue;
     if (e.violation("resources", "RG-RES-004", Severity::kMedium, c.action,
                     type + " exceeds the maximum " + std::to_string(*setting.max), ptr)) {

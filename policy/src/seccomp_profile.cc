@@ -39,7 +39,7 @@ Status validate_seccomp_profile(const Json& p, const std::string& source, bool c
   if (!contains(actions(), def)) return bad("/defaultAction", "unknown action \"" + def + "\"" + did_you_mean(def, actions()));
   if (def == "SCMP_ACT_NOTIFY") return bad("/defaultAction", "SCMP_ACT_NOTIFY cannot be the default action");
   if (p.contains("architectures") && !p["architectures"].is_array()) return bad("/architectures", "expected an array");
-  if (!p.contains("syscalls")) return Status::ok();
+  if (!p.contains("syscalls") || p["syscalls"].is_null()) return Status::ok();
   if (!p["syscalls"].is_array()) return bad("/syscalls", "expected an array");
   for (size_t i = 0; i < p["syscalls"].size(); ++i) {
     const Json& r = p["syscalls"][i];
@@ -58,7 +58,7 @@ Status validate_seccomp_profile(const Json& p, const std::string& source, bool c
         if (!s.is_ok()) return bad(ptr + "/names/" + std::to_string(k), s.message());
       }
     }
-    if (r.contains("args")) {
+    if (r.contains("args") && !r["args"].is_null()) {
       if (!r["args"].is_array()) return bad(ptr + "/args", "expected an array");
       for (size_t k = 0; k < r["args"].size(); ++k) {
         const Json& a = r["args"][k];

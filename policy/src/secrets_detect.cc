@@ -12,9 +12,14 @@
 namespace runguard::policy::internal {
 namespace {
 
-constexpr std::array<std::string_view, 14> kSecretWords = {
-    "PASSWORD", "PASSWD", "PASSPHRASE", "SECRET", "TOKEN", "API_KEY", "APIKEY", "ACCESS_KEY",
-    "PRIVATE_KEY", "CREDENTIAL", "AUTH_KEY", "CLIENT_SECRET", "SIGNING_KEY", "ENCRYPTION_KEY"};
+// Words of a name (split at '_', '-', '.') that mark a credential: a word equal to or ending in
+// one of these (DB_PASSWORD, DBPASSWORD, GITHUB_TOKEN), or equal to PASS / PWD after a qualifier
+// (DB_PASS); and KEY / KEYS after one of kKeyQualifiers (API_KEY, AWS_ACCESS_KEY). Whole words,
+// so TOKENIZERS_PARALLELISM or KEYCLOAK_REALM are not secrets.
+constexpr std::array<std::string_view, 8> kSecretWordEndings = {
+    "PASSWORD", "PASSWD", "PASSPHRASE", "SECRET", "TOKEN", "APIKEY", "CREDENTIAL", "CREDENTIALS"};
+constexpr std::array<std::string_view, 10> kKeyQualifiers = {"API",     "ACCESS", "PRIVATE", "AUTH",   "SIGNING",
+                                                            "ENCRYPTION", "SECRET", "MASTER", "CLIENT", "LICENSE"};
 
 // Suffixes naming a reference to a secret rather than the secret itself.
 constexpr std::array<std::string_view, 9> kReferenceSuffixes = {"_FILE", "_PATH", "_DIR", "_FILENAME", "_NAME",
@@ -71,19 +76,30 @@ bool value_is_credential(std::string_view v) {
   return false;
 }
 
-// Names that hold a credential. All of the words contain PASS, SECRET, TOKEN, KEY or CREDENTIAL,
-// which the name is checked for first.
+// Names that hold a credential (see kSecretWordEndings), unless they name a reference to one.
 bool name_is_secret(std::string_view name) {
-  bool candidate = false;
-  for (std::string_view stem : {"PASS", "SECRET", "TOKEN", "KEY", "CREDENTIAL"}) {
-    if (name.find(stem) != std::string_view::npos) candidate = true;
-  }
-  if (!candidate) return false;
   for (auto suffix : kReferenceSuffixes) {
     if (ends_with(name, suffix)) return false;
   }
-  for (auto word : kSecretWords) {
-    if (name.find(word) != std::string_view::npos) return true;
+  std::string_view prev;
+  size_t i = 0;
+  while (i <= name.size()) {
+    size_t j = name.find_first_of("_-.", i);
+    if (j == std::string_view::npos) j = name.size();
+    std::string_view word = name.substr(i, j - i);
+    if (!word.empty()) {
+      for (auto w : kSecretWordEndings) {
+        if (ends_with(word, w)) return true;
+      }
+      if ((word == "PASS" || word == "PWD") && !prev.empty()) return true;
+      if (word == "KEY" || word == "KEYS") {
+        for (auto q : kKeyQualifiers) {
+          if (ends_with(prev, q)) return true;
+        }
+      }
+      prev = word;
+    }
+    i = j + 1;
   }
   return false;
 }

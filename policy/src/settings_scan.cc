@@ -27,6 +27,25 @@ std::string_view strip_comment(std::string_view line) {
   return line;
 }
 
+// True when the line closes every bracket and quote it opens: a flow collection or quoted scalar
+// running over several lines would make the next lines look like keys they are not.
+bool self_contained(std::string_view line) {
+  int depth = 0;
+  char quote = 0;
+  for (char c : line) {
+    if (quote) {
+      if (c == quote) quote = 0;
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return depth == 0 && quote == 0;
+}
+
 // A plain or single-line quoted scalar; nullopt for anything fancier.
 std::optional<std::string> scalar(std::string_view v) {
   v = trim(v);
@@ -53,7 +72,7 @@ std::optional<std::optional<std::string>> flow_path(std::string_view v) {
     body = comma == std::string_view::npos ? std::string_view() : body.substr(comma + 1);
     if (item.empty()) continue;
     size_t colon = item.find(": ");
-    if (colon == std::string_view::npos) return std::nullopt;
+    if (colon == std::string_view::npos || item.front() == '"' || item.front() == '\'') return std::nullopt;
     auto value = scalar(item.substr(colon + 2));
     if (!value) return std::nullopt;
     if (trim(item.substr(0, colon)) == "path") path = *value;
@@ -74,6 +93,7 @@ std::optional<RuntimeSettings> scan_runtime_settings(std::string_view yaml) {
     if (raw.find('\t') != std::string_view::npos) return std::nullopt;
     std::string_view line = strip_comment(raw);
     if (trim(line).empty()) continue;
+    if (!self_contained(line)) return std::nullopt;
     if (line.substr(0, 3) == "---" || line.substr(0, 3) == "...") return std::nullopt;
     size_t indent = line.find_first_not_of(' ');
     std::string_view body = trim(line);
@@ -83,7 +103,7 @@ std::optional<RuntimeSettings> scan_runtime_settings(std::string_view yaml) {
         auto v = scalar(body.substr(5));
         if (!v) return std::nullopt;
         s.runtime_path = *v;
-      } else if (body.front() == '&' || body.front() == '*' || body.front() == '!' || body.substr(0, 2) == "<<") {
+      } else if (std::string_view("&*!\"'?").find(body.front()) != std::string_view::npos || body.substr(0, 2) == "<<") {
         return std::nullopt;
       }
       continue;

@@ -13,33 +13,33 @@ namespace {
 
 int64_t int_or(const Json* j, int64_t fallback) { return j != nullptr && j->is_number_integer() ? j->get<int64_t>() : fallback; }
 
-// One limit (memory or pids): absent or unlimited -> default; above max -> max.
-void check_limit(const ResourcesControl& c, Eval& e, const char* id, const char* what, const std::string& ptr,
+// One limit (memory or pids): absent or unlimited -> default; above max -> max. Returns true when
+// it changed the limit.
+bool check_limit(const ResourcesControl& c, Eval& e, const char* id, const char* what, const std::string& ptr,
                  const LimitSetting& l, bool bytes, bool update) {
   auto fmt = [&](int64_t v) { return bytes ? format_byte_size(v) : std::to_string(v); };
   const Json* cur = at(e.doc(), ptr);
   int64_t v = int_or(cur, 0);
   // In a spec, absent / 0 / -1 all mean "no limit". In an update, absent and 0 mean "leave as
   // is" (runc skips them) and only a negative value asks for unlimited.
-  if (update && (cur == nullptr || v == 0)) return;
+  if (update && (cur == nullptr || v == 0)) return false;
   bool unlimited = cur == nullptr || v <= 0;
+  std::optional<int64_t> target;
+  std::string message;
   if (unlimited) {
-    std::optional<int64_t> target = update ? l.max : (l.default_value ? l.default_value : l.max);
-    if (!target) return;
-    if (e.violation("resources", id, Severity::kMedium, c.action,
-                    std::string(what) + " is unlimited; limiting it to " + fmt(*target), ptr)) {
-      e.set(ptr, *target);
-    }
+    target = update ? l.max : (l.default_value ? l.default_value : l.max);
+    if (target) message = std::string(what) + " is unlimited; limiting it to " + fmt(*target);
   } else if (l.max && v > *l.max) {
-    if (e.violation("resources", id, Severity::kMedium, c.action,
-                    std::string(what) + " " + fmt(v) + " exceeds the maximum " + fmt(*l.max), ptr)) {
-      e.set(ptr, *l.max);
-    }
+    target = l.max;
+    message = std::string(what) + " " + fmt(v) + " exceeds the maximum " + fmt(*l.max);
   }
+  if (!target || !e.violation("resources", id, Severity::kMedium, c.action, message, ptr)) return false;
+  e.set(ptr, *target);
+  return true;
 }
 
-// Keeps memory.swap (memory+swap on cgroup v1) and reservation consistent with a lowered or
-// newly set memory limit; runc refuses swap < limit.
+// Keeps memory.swap (memory+swap on cgroup v1) and reservation consistent with a memory limit
+// runguard just set; runc refuses swap < limit. Recorded under the memory finding.
 void fix_memory_companions(Eval& e, const std::string& base) {
   const Json* limit = at(e.doc(), base + "/memory/limit");
   if (limit == nullptr || !limit->is_number_integer()) return;
@@ -69,9 +69,10 @@ void check_seccomp(const SeccompControl& c, Eval& e) {
 
 void check_resources(const ResourcesControl& c, Eval& e) {
   if (c.action == Action::kOff) return;
-  check_limit(c, e, "RG-RES-001", "memory limit", "/linux/resources/memory/limit", c.memory, true, false);
-  check_limit(c, e, "RG-RES-003", "pids limit", "/linux/resources/pids/limit", c.pids, false, false);
-  fix_memory_companions(e, "/linux/resources");
+  if (check_limit(c, e, "RG-RES-001", "memory limit", "/linux/resources/memory/limit", c.memory, true, false)) {
+    fix_memory_companions(e, "/linux/resources");
+  }
+  (void)check_limit(c, e, "RG-RES-003", "pids limit", "/linux/resources/pids/limit", c.pids, false, false);
   if (c.cpu_default_shares) {
     const Json* shares = at(e.doc(), "/linux/resources/cpu/shares");
     const Json* quota = at(e.doc(), "/linux/resources/cpu/quota");
@@ -88,9 +89,8 @@ void check_resources(const ResourcesControl& c, Eval& e) {
 
 void check_update_resources(const ResourcesControl& c, Eval& e) {
   if (c.action == Action::kOff) return;
-  check_limit(c, e, "RG-RES-001", "memory limit", "/memory/limit", c.memory, true, true);
-  check_limit(c, e, "RG-RES-003", "pids limit", "/pids/limit", c.pids, false, true);
-  fix_memory_companions(e, "");
+  if (check_limit(c, e, "RG-RES-001", "memory limit", "/memory/limit", c.memory, true, true)) fix_memory_companions(e, "");
+  (void)check_limit(c, e, "RG-RES-003", "pids limit", "/pids/limit", c.pids, false, true);
 }
 
 void check_host_namespaces(const SimpleControl& c, Eval& e) {
@@ -106,7 +106,7 @@ void check_host_namespaces(const SimpleControl& c, Eval& e) {
     std::optional<size_t> index;
     if (list != nullptr && list->is_array()) {
       for (size_t i = 0; i < list->size(); ++i) {
-        if ((*list)[i].value("type", "") == type) index = i;
+        if (str_member((*list)[i], "type") == type) index = i;
       }
     }
     if (!index) {
@@ -119,7 +119,7 @@ void check_host_namespaces(const SimpleControl& c, Eval& e) {
       }
       continue;
     }
-    std::string path = (*list)[*index].value("path", "");
+    std::string path = str_member((*list)[*index], "path");
     if (path.empty()) continue;
     std::string norm = normalize_path(path);
     bool host = e.ctx().host_namespace_paths.count(path) > 0 || path_within(norm, "/proc/1/ns") ||
@@ -157,8 +157,9 @@ void check_privileged(const SimpleControl& c, Eval& e) {
   if (const Json* dev = at(e.doc(), "/linux/resources/devices"); dev != nullptr && dev->is_array()) {
     for (size_t i = 0; i < dev->size(); ++i) {
       const Json& r = (*dev)[i];
-      bool any_type = !r.contains("type") || r["type"] == "a";
-      if (r.value("allow", false) && any_type && !r.contains("major") && !r.contains("minor")) allow_all_devices = i;
+      std::string type = str_member(r, "type");
+      bool any_type = type.empty() || type == "a";
+      if (bool_member(r, "allow") && any_type && !has_member(r, "major") && !has_member(r, "minor")) allow_all_devices = i;
     }
   }
   if (allow_all_devices) signs.push_back("all devices allowed");

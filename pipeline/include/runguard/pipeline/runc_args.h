@@ -2,8 +2,9 @@
 //
 //   runc [global flags] COMMAND [command flags] [--] ID [ARGS...]
 //
-// Flags may be written -name or --name, with the value as the next word or after '='. Go's flag
-// package stops at the first non-flag word or at "--". Unknown global flags are kept and passed
+// Flags may be written -name or --name, with the value as the next word or after '='. Flags after
+// the positionals count too (urfave/cli v1.22 reorders them), except for exec, where parsing stops
+// at the container id: what follows is the command. "--" ends the flags. Unknown global flags are kept and passed
 // through untouched: a "--x=v" flag is self-contained, a bare "--x" is assumed boolean (the
 // subcommand is found by name, so a guess there cannot misplace it). The original argv is kept
 // verbatim; rewrites (exec -u, update --resources) replace single words by index.
@@ -40,7 +41,6 @@ struct RuncArgs {
   size_t command_index = 0;
   std::vector<FlagUse> flags;    // the command's flags, in order
   std::vector<std::string> positional;  // ID first, then (exec) the command
-  size_t positional_index = 0;   // argv index of positional[0]
 
   // Last value of a command flag (by long or short name), if given.
   std::optional<std::string> flag(const std::string& name) const;
