@@ -25,7 +25,8 @@ class Loader {
   Status load(const YAML::Node& root, Policy& p) {
     if (!root || root.IsNull()) return Status::ok();  // an empty file is the defaults
     if (!root.IsMap()) return error(root, "", "the policy must be a mapping of keys (runtime, controls, ...)");
-    RG_RETURN_IF_ERROR(check_keys(root, "", {"runtime", "stateDir", "libDir", "mode", "failurePolicy", "controls", "overrides"}));
+    RG_RETURN_IF_ERROR(check_keys(root, "", {"runtime", "stateDir", "libDir", "mode", "failurePolicy", "controls",
+                                             "trustedAnnotations", "overrides"}));
     if (auto rt = root["runtime"]) {
       RG_RETURN_IF_ERROR(check_keys(rt, "runtime", {"path"}));
       if (auto path = rt["path"]) {
@@ -43,6 +44,13 @@ class Loader {
       p.failure_policy = m == "open" ? FailurePolicy::kOpen : FailurePolicy::kClosed;
     }
     if (auto n = root["controls"]) RG_RETURN_IF_ERROR(controls(n, "controls", p.controls));
+    if (auto n = root["trustedAnnotations"]) {
+      if (!n.IsSequence()) return error(n, "trustedAnnotations", "expected a list of annotation keys");
+      for (size_t i = 0; i < n.size(); ++i) {
+        RG_ASSIGN_OR_RETURN(std::string k, scalar(n[i], "trustedAnnotations[" + std::to_string(i) + "]"));
+        p.trusted_annotations.push_back(k);
+      }
+    }
     if (auto n = root["overrides"]) RG_RETURN_IF_ERROR(overrides(n, p));
     return Status::ok();
   }
@@ -294,9 +302,27 @@ class Loader {
       RG_RETURN_IF_ERROR(match(o["match"], key + ".match", ov.match));
       ov.controls = p.controls;
       if (auto c = o["controls"]) RG_RETURN_IF_ERROR(controls(c, key + ".controls", ov.controls));
+      RG_RETURN_IF_ERROR(annotation_trust(o, key, p, ov));
       p.overrides.push_back(std::move(ov));
     }
     return Status::ok();
+  }
+
+  // Annotations come from whoever writes the pod spec: an override they select may loosen the
+  // node's controls only through annotation keys the policy lists under trustedAnnotations.
+  Status annotation_trust(const YAML::Node& o, const std::string& key, const Policy& p, const Override& ov) const {
+    std::vector<std::string> untrusted;
+    for (const auto& [k, v] : ov.match.annotations) {
+      if (std::find(p.trusted_annotations.begin(), p.trusted_annotations.end(), k) == p.trusted_annotations.end()) {
+        untrusted.push_back("\"" + k + "\"");
+      }
+    }
+    if (untrusted.empty()) return Status::ok();
+    std::vector<std::string> weaker = loosenings(p.controls, ov.controls);
+    if (weaker.empty()) return Status::ok();
+    return error(o["match"]["annotations"], key + ".match.annotations",
+                 "matches on annotation " + join(untrusted, ", ") + ", which whoever writes the pod spec can set, and loosens " +
+                     join(weaker, "; ") + "; list the annotation under trustedAnnotations to let it loosen controls");
   }
 
   std::string source_;

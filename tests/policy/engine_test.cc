@@ -105,6 +105,7 @@ TEST(GlobalEnforceMode, RollbackRestoresNullParents) {
 // ---- overrides --------------------------------------------------------------------------------
 
 constexpr const char* kOverridePolicy = R"(
+trustedAnnotations: ["example.com/tier"]
 overrides:
   - name: sandboxes
     match: { containerType: sandbox }

@@ -328,3 +328,86 @@ INSTANTIATE_TEST_SUITE_P(Presets, PresetTest, ::testing::Values("baseline.yaml",
                          });
 
 }  // namespace
+
+// ---- annotation trust -------------------------------------------------------------------------
+// Annotations are written by whoever writes the pod spec: an override they select may only
+// tighten, unless the policy lists the annotation key under trustedAnnotations.
+
+namespace annotation_trust {
+
+using runguard::policy::parse_policy;
+
+runguard::Result<runguard::policy::Policy> load(const std::string& yaml) {
+  return parse_policy(yaml, "trust.yaml", [](const std::string& path) -> runguard::Result<std::string> {
+    return runguard::Status(runguard::Code::kNotFound, path);
+  });
+}
+
+TEST(AnnotationTrust, UntrustedAnnotationCannotLoosen) {
+  auto p = load(R"(
+overrides:
+  - match: { annotations: { "team.example/exempt": "yes" } }
+    controls:
+      user: { action: off }
+      capabilities: { allow: [NET_BIND_SERVICE, SYS_ADMIN] }
+)");
+  ASSERT_FALSE(p.is_ok());
+  const std::string& m = p.status().message();
+  EXPECT_NE(m.find("trust.yaml:3:"), std::string::npos) << m;
+  EXPECT_NE(m.find("overrides[0].match.annotations"), std::string::npos) << m;
+  EXPECT_NE(m.find("\"team.example/exempt\""), std::string::npos) << m;
+  EXPECT_NE(m.find("user: enforce -> off"), std::string::npos) << m;
+  EXPECT_NE(m.find("capabilities: allows CAP_SYS_ADMIN"), std::string::npos) << m;
+  EXPECT_NE(m.find("trustedAnnotations"), std::string::npos) << m;
+}
+
+TEST(AnnotationTrust, UntrustedAnnotationMayTighten) {
+  auto p = load(R"(
+overrides:
+  - match: { annotations: { "team.example/strict": "yes" } }
+    controls:
+      readonlyRootfs: { action: enforce }
+      resources: { memory: { max: 1Gi } }
+      capabilities: { allow: [] }
+)");
+  ASSERT_TRUE(p.is_ok()) << p.status().message();
+}
+
+TEST(AnnotationTrust, TrustedAnnotationMayLoosen) {
+  auto p = load(R"(
+trustedAnnotations: ["team.example/exempt"]
+overrides:
+  - match: { annotations: { "team.example/exempt": "yes" } }
+    controls: { user: { action: off }, resources: { memory: { max: 64Gi } } }
+)");
+  ASSERT_TRUE(p.is_ok()) << p.status().message();
+}
+
+TEST(AnnotationTrust, LooseningWithoutAnnotationsNeedsNoTrust) {
+  auto p = load(R"(
+overrides:
+  - match: { containerType: sandbox }
+    controls: { user: { action: off } }
+)");
+  ASSERT_TRUE(p.is_ok()) << p.status().message();
+}
+
+TEST(AnnotationTrust, EveryKindOfLooseningIsNamed) {
+  runguard::policy::Controls base, c;
+  c.seccomp.profile = "/etc/other.json";
+  c.resources.pids.max.reset();
+  c.resources.rlimits.clear();
+  c.sensitive_mounts.allow = {"/srv"};
+  c.host_namespaces.action = runguard::policy::Action::kAudit;
+  auto l = runguard::policy::loosenings(base, c);
+  std::string all;
+  for (const auto& x : l) all += x + "\n";
+  EXPECT_NE(all.find("seccomp: profile /etc/other.json"), std::string::npos) << all;
+  EXPECT_NE(all.find("a larger pids limit"), std::string::npos) << all;
+  EXPECT_NE(all.find("a larger RLIMIT_NOFILE"), std::string::npos) << all;
+  EXPECT_NE(all.find("sensitiveMounts: exempts /srv"), std::string::npos) << all;
+  EXPECT_NE(all.find("hostNamespaces: deny -> audit"), std::string::npos) << all;
+  EXPECT_TRUE(runguard::policy::loosenings(base, base).empty());
+}
+
+}  // namespace annotation_trust

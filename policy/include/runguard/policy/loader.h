@@ -3,6 +3,7 @@
 // Grammar (YAML; every key optional, unknown keys are errors with a suggestion):
 //   runtime: { path: STR }            stateDir: STR            libDir: STR
 //   mode: enforce|audit               failurePolicy: closed|open
+//   trustedAnnotations: [KEY...]      annotation keys an override may loosen controls through
 //   controls: { <control>: { action: enforce|deny|audit|off, <control-specific keys> } }
 //   overrides: [ { name?: STR, match: { containerType, namespace, image, annotations: {K: V} },
 //                  controls: { <control>: { ...fields to change... } } } ]

@@ -110,6 +110,10 @@ struct Override {
 
 struct Policy {
   std::string source;                 // file the policy came from, or "<embedded defaults>"
+  // Annotation keys an override may match on *and* loosen controls through. Annotations are
+  // written by whoever writes the pod spec, so without this an override matched through an
+  // annotation may only tighten (checked at load).
+  std::vector<std::string> trusted_annotations;
   std::string runtime_path;           // empty: first "runc" on PATH that is not runguard
   std::string state_dir = "/run/runguard";
   std::string lib_dir = "/var/lib/runguard";
@@ -118,5 +122,11 @@ struct Policy {
   Controls controls;
   std::vector<Override> overrides;
 };
+
+// How `changed` is weaker than `base`, one line per control ("capabilities: allows CAP_SYS_ADMIN",
+// "user: enforce -> off"); empty when `changed` is at least as strict. Action strength:
+// off < audit < enforce = deny. Parameters widen when they allow more (capabilities, mount
+// exemptions, larger or absent resource limits) or cannot be compared (another seccomp profile).
+std::vector<std::string> loosenings(const Controls& base, const Controls& changed);
 
 }  // namespace runguard::policy
