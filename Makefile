@@ -3,7 +3,12 @@ BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test unit-test integration-test demo bench clean
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR = $(DESTDIR)$(PREFIX)/bin
+CONFDIR = $(DESTDIR)/etc/runguard
+
+.PHONY: all deps build test unit-test integration-test demo bench install install-files clean
 
 all: build
 
@@ -31,6 +36,20 @@ demo: build
 # Lifecycle ratios against plain runc and in-process policy evaluation (docs/benchmarks.md).
 bench: build
 	@scripts/bench.sh $(BUILD)/bin
+
+# Binaries to $(PREFIX)/bin (runguard-hook next to runguard: create adds it as a poststop hook),
+# the built-in defaults as /etc/runguard/policy.yaml unless a policy is already there.
+install: build install-files
+
+# The copying alone, for an existing build (and the install test, which must not rebuild).
+install-files:
+	install -d $(BINDIR) $(CONFDIR)
+	install -m 0755 $(BUILD)/bin/runguard $(BUILD)/bin/runguard-hook $(BUILD)/bin/runguardctl $(BINDIR)/
+	@if [ -e $(CONFDIR)/policy.yaml ]; then \
+	  echo "install: keeping existing $(CONFDIR)/policy.yaml (new defaults: profiles/policies/default.yaml)"; \
+	else \
+	  install -m 0644 profiles/policies/default.yaml $(CONFDIR)/policy.yaml; \
+	fi
 
 clean:
 	rm -rf $(BUILD)

@@ -117,6 +117,21 @@ int cmd_check(const std::vector<std::string>& args) {
   return d.allowed ? 0 : 1;
 }
 
+int cmd_validate(const std::vector<std::string>& args) {
+  if (args.size() != 1 || args[0].empty() || args[0][0] == '-') {
+    std::cerr << "usage: runguardctl validate POLICY_FILE\n";
+    return 2;
+  }
+  auto p = pipeline::load_policy({args[0], true, "the command line"});
+  if (!p.is_ok()) {
+    std::cerr << "runguardctl validate: " << p.status().to_string() << "\n";
+    return 2;
+  }
+  std::cout << args[0] << ": valid (" << p->overrides.size() << " overrides, mode "
+            << (p->mode == policy::Mode::kAudit ? "audit" : "enforce") << ")\n";
+  return 0;
+}
+
 int cmd_controls(const std::vector<std::string>& args) {
   bool json = args.size() >= 1 && (args[0] == "--format=json" || (args[0] == "--format" && args.size() > 1 && args[1] == "json"));
   Json out = Json::array();

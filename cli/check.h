@@ -10,6 +10,10 @@ namespace runguard::cli {
 // Exit 0 allowed, 1 denied, 2 usage or input error.
 int cmd_check(const std::vector<std::string>& args);
 
+// runguardctl validate POLICY_FILE: loads and fully validates a policy (exit 0 valid, 2 invalid),
+// so an installer never puts a policy on a node that would refuse every container.
+int cmd_validate(const std::vector<std::string>& args);
+
 // runguardctl controls [--format text|json]: the control catalog with CIS / PSS references.
 int cmd_controls(const std::vector<std::string>& args);
 

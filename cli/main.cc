@@ -11,6 +11,7 @@ int usage() {
   std::cerr << "usage: runguardctl COMMAND [ARGS]\n"
                "  check [--policy FILE] [--format text|json|sarif] BUNDLE_DIR|CONFIG_JSON\n"
                "        evaluate a bundle offline (exit 0 allowed, 1 denied, 2 usage or input error)\n"
+               "  validate POLICY_FILE       check a policy file (exit 0 valid, 2 invalid)\n"
                "  controls [--format json]   list the controls with their CIS / PSS references\n"
                "  version                    print the version\n";
   return 2;
@@ -24,6 +25,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> rest(argv + 2, argv + argc);
   if (verb == "check") return runguard::cli::cmd_check(rest);
   if (verb == "controls") return runguard::cli::cmd_controls(rest);
+  if (verb == "validate") return runguard::cli::cmd_validate(rest);
   if (verb == "version" || verb == "--version") {
     std::cout << "runguardctl " << RUNGUARD_VERSION << "\n";
     return 0;
