@@ -12,38 +12,13 @@
 #include "runguard/pipeline/commands.h"
 #include "runguard/pipeline/config.h"
 #include "runguard/policy/engine.h"
+#include "host_facts.h"
 #include "support.h"
 
 namespace runguard::pipeline {
 namespace {
 
 using internal::report_failure;
-
-// OS facts the pure policy core cannot look up itself.
-void add_host_facts(const Json& spec, policy::ContainerContext& ctx) {
-  static const std::pair<const char*, const char*> kNsFiles[] = {
-      {"pid", "pid"}, {"network", "net"}, {"ipc", "ipc"}, {"uts", "uts"},
-      {"mount", "mnt"}, {"user", "user"}, {"cgroup", "cgroup"}, {"time", "time"}};
-  if (auto l = spec.find("linux"); l != spec.end() && l->is_object()) {
-    if (auto ns = l->find("namespaces"); ns != l->end() && ns->is_array()) {
-      for (const auto& n : *ns) {
-        if (!n.is_object() || !n.contains("path") || !n["path"].is_string()) continue;
-        std::string type = n.value("type", ""), path = n["path"];
-        for (auto [t, file] : kNsFiles) {
-          if (type == t && nsutil::is_host_namespace(path, file)) ctx.host_namespace_paths.insert(path);
-        }
-      }
-    }
-  }
-  if (auto m = spec.find("mounts"); m != spec.end() && m->is_array()) {
-    for (const auto& mount : *m) {
-      if (!mount.is_object() || !mount.contains("source") || !mount["source"].is_string()) continue;
-      std::string src = mount["source"];
-      if (src.empty() || src[0] != '/') continue;
-      if (auto rp = nsutil::real_path(src); rp.is_ok() && *rp != src) ctx.resolved_sources[src] = *rp;
-    }
-  }
-}
 
 // Adds runguard-hook's poststop entry, so the container's state is released however it ends
 // (a foreground `run` is deleted by runc itself). The hook sits next to the runguard binary.
@@ -105,7 +80,7 @@ Status prepare(const RuncArgs& args, const policy::Policy& p, const std::string&
   RG_RETURN_IF_ERROR(policy::validate_spec(spec, out.config_path));
 
   policy::ContainerContext ctx = policy::context_from_spec(spec, id, bundle, args.root);
-  add_host_facts(spec, ctx);
+  internal::add_host_facts(spec, ctx);
   policy::Decision d = policy::evaluate_spec(p, std::move(spec), ctx);
   if (!d.allowed) {
     return Status(Code::kDenied, "container " + id + " denied by policy " + p.source + ": " + d.denial_summary());

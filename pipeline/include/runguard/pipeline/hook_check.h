@@ -1,0 +1,55 @@
+// runguard-hook check: the policy as a deny-only OCI hook, for engines whose runtime cannot be
+// replaced (podman or CRI-O with their own runc, registered through a hooks.d JSON file).
+//
+//   runguard-hook check [--policy FILE]      (OCI state JSON on stdin; docs/hooks.md)
+//
+// The hook runs at createRuntime (or prestart), after runc has read config.json: it can refuse
+// the container but not change it. So it evaluates the same policy with the same engine as
+// `runguard create` and reads the decision in deny-only mode:
+//
+//   - a `deny` finding refuses the container with the runtime's exact wording;
+//   - an `enforce` finding (the runtime would have rewritten the spec) refuses it too, and says
+//     what to set in the container's spec (the spec field, the podman flag, the Kubernetes field);
+//   - `audit` findings and `mode: audit` refuse nothing.
+//
+// Thread-safety: free functions, no shared state.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runguard/pipeline/config.h"
+#include "runguard/policy/decision.h"
+#include "runguard/policy/policy.h"
+
+namespace runguard::pipeline {
+
+// The deny-only reading of a decision. Pure.
+struct DenyOnlyVerdict {
+  bool allowed = true;
+  // One per refusing finding, in evaluation order: "<message> [<id>]" for a deny finding (as the
+  // runtime says it); for an enforce finding the same plus " (deny-only hook: <remedy>)" on the
+  // first finding of each id (RG-CAPS-001 comes once per capability set, its remedy once).
+  std::vector<std::string> reasons;
+};
+DenyOnlyVerdict deny_only_verdict(const policy::Decision& d, const policy::Controls& controls);
+
+// What to set so that `f` goes away, for a user who can change the container's spec but not the
+// runtime: "set /process/user/uid to a non-root uid such as 65532: podman run --user 65532:65532,
+// Kubernetes securityContext.runAsUser: 65532". Values come from `controls`. Pure.
+std::string remedy(const policy::Finding& f, const policy::Controls& controls);
+
+struct HookCheckResult {
+  int exit_code = 0;    // 0: compliant, or an internal error under failurePolicy: open; 1: refused or failed
+  std::string message;  // for stderr, "runguard: ..." (one line); "" when there is nothing to say
+};
+
+// The whole check: the hook's state JSON (from stdin) names the container and its bundle;
+// <bundle>/config.json is read, validated and evaluated against the policy from `source`, with
+// the same OS facts `runguard create` looks up (host namespace paths, symlinked mount sources).
+// Fails closed: a broken policy, state or config.json refuses the container; an internal error
+// (I/O) does too unless the policy says failurePolicy: open. Writes nothing anywhere.
+HookCheckResult hook_check(std::string_view state_json, const ConfigSource& source);
+
+}  // namespace runguard::pipeline
