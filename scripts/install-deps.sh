@@ -15,6 +15,10 @@ packages=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev hyperfine python3
   # runtime under test and the container payload
   runc busybox-static
+  # the engines the integration tests drive: containerd (ctr, and CRI through a gRPC client with
+  # CNI's loopback plugin), podman
+  containerd containernetworking-plugins podman
+  python3-grpcio python3-protobuf protobuf-compiler
 )
 
 missing=()
