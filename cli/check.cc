@@ -108,7 +108,7 @@ int cmd_check(const std::vector<std::string>& args) {
     std::cerr << "runguardctl check: " << valid.to_string() << "\n";
     return 2;
   }
-  std::string bundle = config.size() > 12 ? config.substr(0, config.size() - 12) : ".";
+  std::string bundle = config.rfind('/') == std::string::npos ? "." : config.substr(0, config.rfind('/'));
   policy::ContainerContext ctx = policy::context_from_spec(*spec, "check", bundle, "");
   Decision d = policy::evaluate_spec(*p, std::move(spec).value(), ctx);
   if (format == "json") std::cout << dump_json(policy::decision_to_json(d), 2) << "\n";

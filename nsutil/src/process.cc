@@ -1,6 +1,7 @@
 #include "runguard/nsutil/process.h"
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,6 +17,23 @@ Status exec_program(const std::string& path, const std::vector<std::string>& arg
   args.push_back(nullptr);
   ::execve(path.c_str(), args.data(), environ);
   return io_error("exec " + path, errno);
+}
+
+Result<int> run_and_wait(const std::string& path, const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) return io_error("fork", errno);
+  if (pid == 0) {
+    ::execve(path.c_str(), args.data(), environ);
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return io_error("wait for " + path, errno);
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 bool is_host_namespace(const std::string& ns_path, const std::string& ns_file) {

@@ -7,6 +7,8 @@
 // config.json as it was and nothing in stateDir.
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "runguard/nsutil/fs.h"
 #include "runguard/nsutil/process.h"
 #include "runguard/pipeline/commands.h"
@@ -30,7 +32,10 @@ void add_release_hook(Json& spec, const std::string& state_dir, const RuncLog& l
     log.write("warning", "runguard: " + hook + " not found; state of this container is released only by runguard delete");
     return;
   }
-  spec["hooks"]["poststop"].push_back({{"path", hook}, {"args", {"runguard-hook", "poststop", "--state-dir", state_dir}}});
+  Json entry = {{"path", hook}, {"args", {"runguard-hook", "poststop", "--state-dir", state_dir}}};
+  Json& poststop = spec["hooks"]["poststop"];
+  // A bundle created again (a restarted container) already has it.
+  if (!poststop.is_array() || std::find(poststop.begin(), poststop.end(), entry) == poststop.end()) poststop.push_back(entry);
 }
 
 Json decision_record(const RuncArgs& args, const policy::Policy& p, const std::string& runtime,
@@ -87,10 +92,19 @@ Status prepare(const RuncArgs& args, const policy::Policy& p, const std::string&
   }
 
   out.state_dir = internal::container_state_dir(p.state_dir, id);
+  if (nsutil::path_exists(out.state_dir)) {
+    // The id is taken while runc knows the container; leave its state alone (runc would refuse
+    // the duplicate anyway, after we had overwritten the live container's record).
+    std::string runc_state = (args.root.empty() ? std::string("/run/runc") : args.root) + "/" + id + "/state.json";
+    if (nsutil::path_exists(runc_state)) {
+      return invalid("container " + id + " already exists (" + runc_state + "); delete it first or use another id");
+    }
+    RG_RETURN_IF_ERROR(nsutil::remove_tree(out.state_dir));  // left by a container runc no longer has
+  }
   RG_RETURN_IF_ERROR(nsutil::make_dirs(out.state_dir, 0700));
+  out.state_created = true;  // from here on the directory is ours to remove on failure
   std::string record = dump_json(decision_record(args, p, runtime, ctx, d), 2) + "\n";
   RG_RETURN_IF_ERROR(nsutil::write_file_atomic(out.state_dir + "/decision.json", record, 0600));
-  out.state_created = true;  // from here on the record is ours to remove on failure
 
   // Audit mode changes nothing, not even runguard's own plumbing.
   if (p.mode == policy::Mode::kEnforce) {

@@ -1,5 +1,6 @@
 // delete, the pass-through commands, and the dispatch table.
 #include "runguard/nsutil/fs.h"
+#include "runguard/nsutil/process.h"
 #include "runguard/pipeline/commands.h"
 #include "runguard/pipeline/config.h"
 #include "runguard/policy/loader.h"
@@ -32,18 +33,37 @@ int cmd_delete(const RuncArgs& args) {
   auto runtime = resolve_runtime(s.runtime_path);
   if (!runtime.is_ok()) return internal::report_failure(log, runtime.status());
   std::string id = args.id();
-  // Release what create took before the runtime's delete, so it is released even when that
-  // fails; removing a missing directory is success, which makes delete idempotent.
-  if (check_container_id(id).is_ok()) {
-    if (Status st = nsutil::remove_tree(internal::container_state_dir(s.state_dir, id)); !st.is_ok()) {
-      log.write("warning", "runguard: " + st.to_string());
-    }
+  if (!check_container_id(id).is_ok()) return internal::exec_runtime(log, *runtime, args.argv);
+  std::string state = internal::container_state_dir(s.state_dir, id);
+  auto release = [&] {
+    // Removing a missing directory is success: delete is idempotent.
+    if (Status st = nsutil::remove_tree(state); !st.is_ok()) log.write("warning", "runguard: " + st.to_string());
+  };
+  if (args.flag("force")) {
+    // --force stops the container whatever happens: release first, then exec runc's delete.
+    release();
+    return internal::exec_runtime(log, *runtime, args.argv);
   }
-  return internal::exec_runtime(log, *runtime, args.argv);
+  // Without --force runc refuses a running container; its state must then stay. Run runc's
+  // delete and release only when the container is gone (runc's poststop hook, runguard-hook,
+  // releases it too; this covers containers created without it).
+  std::vector<std::string> argv = args.argv;
+  argv[0] = *runtime;
+  auto rc = nsutil::run_and_wait(*runtime, argv);
+  if (!rc.is_ok()) return internal::report_failure(log, rc.status());
+  std::string runc_state = (args.root.empty() ? std::string("/run/runc") : args.root) + "/" + id;
+  if (*rc == 0 || !nsutil::path_exists(runc_state)) release();
+  return *rc;
 }
 
 int dispatch(const RuncArgs& args) {
   const std::string& c = args.command;
+  if (args.help) return cmd_passthrough(args);  // runc prints the command's usage
+  if (!args.unknown_flags.empty()) {
+    return internal::report_failure(internal::log_for(args),
+                                    invalid(c + ": unknown flag " + args.unknown_flags.front() +
+                                            " (runguard refuses flags it cannot check; is runc newer than runguard?)"));
+  }
   if (c == "create" || c == "run" || c == "restore") return cmd_create(args);
   if (c == "exec") return cmd_exec(args);
   if (c == "update") return cmd_update(args);

@@ -28,8 +28,10 @@ void add_host_facts(const Json& spec, policy::ContainerContext& ctx) {
     for (const auto& mount : *m) {
       if (!mount.is_object() || !mount.contains("source") || !mount["source"].is_string()) continue;
       std::string src = mount["source"];
-      if (src.empty() || src[0] != '/') continue;
-      if (auto rp = nsutil::real_path(src); rp.is_ok() && *rp != src) ctx.resolved_sources[src] = *rp;
+      if (src.empty()) continue;
+      // runc resolves a relative source against the bundle, as the policy does.
+      std::string path = src[0] == '/' ? src : ctx.bundle + "/" + src;
+      if (auto rp = nsutil::real_path(path); rp.is_ok() && *rp != src) ctx.resolved_sources[src] = *rp;
     }
   }
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <optional>
 #include <set>
 
 namespace runguard::pipeline {
@@ -11,6 +12,9 @@ namespace {
 struct FlagSpec {
   std::set<std::string> value;  // flags that take a value; everything else is boolean
   std::map<std::string, std::string> aliases;  // short -> long
+  // The command's boolean flags, for the commands whose every flag runguard must understand
+  // (create, run, exec, update): any other flag there is reported as unknown.
+  std::optional<std::set<std::string>> boolean;
 };
 
 const std::set<std::string> kGlobalValueFlags = {"log", "log-format", "root", "criu", "rootless"};
@@ -21,8 +25,14 @@ const std::set<std::string> kCommands = {"checkpoint", "create", "delete", "even
 
 const FlagSpec& spec_for(const std::string& cmd) {
   static const std::map<std::string, FlagSpec> kSpecs = {
-      {"create", {{"bundle", "config", "console-socket", "pid-file", "preserve-fds", "pidfd-socket"}, {{"b", "bundle"}}}},
-      {"run", {{"bundle", "config", "console-socket", "pid-file", "preserve-fds", "pidfd-socket"}, {{"b", "bundle"}, {"d", "detach"}}}},
+      {"create",
+       {{"bundle", "config", "console-socket", "pid-file", "preserve-fds", "pidfd-socket"},
+        {{"b", "bundle"}},
+        std::set<std::string>{"no-pivot", "no-new-keyring"}}},
+      {"run",
+       {{"bundle", "config", "console-socket", "pid-file", "preserve-fds", "pidfd-socket"},
+        {{"b", "bundle"}, {"d", "detach"}},
+        std::set<std::string>{"detach", "keep", "no-subreaper", "no-pivot", "no-new-keyring"}}},
       {"restore",
        {{"console-socket", "image-path", "work-path", "bundle", "pid-file", "manage-cgroups-mode", "empty-ns",
          "lsm-profile", "lsm-mount-context", "parent-path"},
@@ -30,12 +40,14 @@ const FlagSpec& spec_for(const std::string& cmd) {
       {"exec",
        {{"console-socket", "cwd", "env", "process", "pid-file", "process-label", "apparmor", "user", "additional-gids",
          "cap", "preserve-fds", "cgroup", "pidfd-socket"},
-        {{"e", "env"}, {"p", "process"}, {"u", "user"}, {"g", "additional-gids"}, {"c", "cap"}, {"t", "tty"}, {"d", "detach"}}}},
+        {{"e", "env"}, {"p", "process"}, {"u", "user"}, {"g", "additional-gids"}, {"c", "cap"}, {"t", "tty"}, {"d", "detach"}},
+        std::set<std::string>{"tty", "detach", "no-new-privs", "ignore-paused"}}},
       {"update",
        {{"resources", "blkio-weight", "cpu-period", "cpu-quota", "cpu-share", "cpu-rt-period", "cpu-rt-runtime",
          "cpuset-cpus", "cpuset-mems", "kernel-memory", "kernel-memory-tcp", "memory", "memory-reservation",
-         "memory-swap", "pids-limit", "l3-cache-schema", "mem-bw-schema"},
-        {{"r", "resources"}}}},
+         "memory-swap", "pids-limit", "l3-cache-schema", "mem-bw-schema", "cpu-idle", "cpu-burst"},
+        {{"r", "resources"}},
+        std::set<std::string>{}}},
       {"delete", {{}, {{"f", "force"}}}},
       {"kill", {{}, {{"a", "all"}}}},
       {"ps", {{"format"}, {{"f", "format"}}}},
@@ -129,6 +141,8 @@ RuncArgs parse_runc_args(const std::vector<std::string>& argv) {
       use.value = argv[++i];
       use.value_index = i;
     }
+    if (name == "help" || name == "h") a.help = true;
+    else if (spec.boolean && !spec.value.count(name) && !spec.boolean->count(name)) a.unknown_flags.push_back(w);
     a.flags.push_back(std::move(use));
   }
   return a;
@@ -138,8 +152,9 @@ Status check_container_id(const std::string& id) {
   if (id.empty()) return invalid("container id is empty");
   if (id == "." || id == ".." || id.size() > 1024) return invalid("invalid container id \"" + id + "\"");
   for (char c : id) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '+' || c == '-' || c == '.')) {
-      return invalid("invalid container id \"" + id + "\": only letters, digits, _ + - . are allowed");
+    // runc's pattern ^[\w+-\.]+$ holds the range '+'..'.', which includes ','.
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '+' || c == ',' || c == '-' || c == '.')) {
+      return invalid("invalid container id \"" + id + "\": only letters, digits, _ + , - . are allowed");
     }
   }
   return Status::ok();

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <set>
 
 #include "runguard/common/strings.h"
 #include "runguard/policy/catalog.h"
@@ -66,8 +67,11 @@ class Loader {
 
   Status check_keys(const YAML::Node& n, const std::string& key, const std::vector<std::string>& allowed) const {
     if (!n.IsMap()) return error(n, key, "expected a mapping");
+    std::set<std::string> seen;
     for (const auto& kv : n) {
       std::string k = kv.first.Scalar();
+      // yaml-cpp keeps the first of duplicate keys, the pass-through scanner the last: refuse both.
+      if (!seen.insert(k).second) return error(kv.first, key.empty() ? k : key + "." + k, "duplicate key");
       if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) {
         std::string full = key.empty() ? k : key + "." + k;
         return error(kv.first, full, "unknown key" + did_you_mean(k, allowed) + "; allowed here: " + join(allowed, ", "));
@@ -302,15 +306,19 @@ class Loader {
       RG_RETURN_IF_ERROR(match(o["match"], key + ".match", ov.match));
       ov.controls = p.controls;
       if (auto c = o["controls"]) RG_RETURN_IF_ERROR(controls(c, key + ".controls", ov.controls));
-      RG_RETURN_IF_ERROR(annotation_trust(o, key, p, ov));
       p.overrides.push_back(std::move(ov));
     }
+    for (size_t i = 0; i < p.overrides.size(); ++i) RG_RETURN_IF_ERROR(annotation_trust(n[i], i, p));
     return Status::ok();
   }
 
   // Annotations come from whoever writes the pod spec: an override they select may loosen the
   // node's controls only through annotation keys the policy lists under trustedAnnotations.
-  Status annotation_trust(const YAML::Node& o, const std::string& key, const Policy& p, const Override& ov) const {
+  // It must not be weaker than the top-level controls, nor than any later override it would
+  // shadow (a pod adding the annotation would otherwise escape that override).
+  Status annotation_trust(const YAML::Node& o, size_t index, const Policy& p) const {
+    const Override& ov = p.overrides[index];
+    std::string key = "overrides[" + std::to_string(index) + "]";
     std::vector<std::string> untrusted;
     for (const auto& [k, v] : ov.match.annotations) {
       if (std::find(p.trusted_annotations.begin(), p.trusted_annotations.end(), k) == p.trusted_annotations.end()) {
@@ -319,6 +327,9 @@ class Loader {
     }
     if (untrusted.empty()) return Status::ok();
     std::vector<std::string> weaker = loosenings(p.controls, ov.controls);
+    for (size_t j = index + 1; j < p.overrides.size(); ++j) {
+      for (auto& w : loosenings(p.overrides[j].controls, ov.controls)) weaker.push_back(w + " (than " + p.overrides[j].name + ")");
+    }
     if (weaker.empty()) return Status::ok();
     return error(o["match"]["annotations"], key + ".match.annotations",
                  "matches on annotation " + join(untrusted, ", ") + ", which whoever writes the pod spec can set, and loosens " +

@@ -12,20 +12,21 @@ namespace {
 
 // Host directories that must never be bind-mounted whole (CIS 5.6 plus the system directories
 // and runtime state that give the same power).
-constexpr std::array<std::string_view, 27> kSensitiveExact = {
+constexpr std::array<std::string_view, 28> kSensitiveExact = {
     "/", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/sys", "/usr", "/bin", "/sbin",
-    "/root", "/var", "/var/lib", "/run", "/var/lib/kubelet", "/var/lib/docker", "/var/lib/containerd",
-    "/var/lib/containers", "/run/containerd", "/run/docker", "/run/crio", "/run/podman", "/run/containers",
-    "/usr/lib"};
+    "/root", "/var", "/var/lib", "/run", "/var/lib/kubelet", "/var/lib/kubelet/pods", "/var/lib/docker",
+    "/var/lib/containerd", "/var/lib/containers", "/run/containerd", "/run/docker", "/run/crio", "/run/podman",
+    "/run/containers", "/usr/lib"};
 
 // Trees whose every entry is sensitive: kernel interfaces, boot files, credentials, runguard's own
 // state. Not the engines' state trees: containerd, CRI-O, podman and Docker bind-mount each
 // container's own hostname, resolv.conf and /dev/shm from below them (under
 // /var/lib/containerd/io.containerd.grpc.v1.cri/sandboxes/<id>/ and /run/containerd/...); those
 // trees are sensitive only whole (kSensitiveExact) or through their sockets (kSocketNames).
-constexpr std::array<std::string_view, 10> kSensitiveTrees = {
+// (/run/containerd/s holds every shim's control socket; /var/lib/etcd is the cluster's database.)
+constexpr std::array<std::string_view, 12> kSensitiveTrees = {
     "/proc", "/sys", "/boot", "/etc/kubernetes", "/etc/ssh", "/etc/runguard", "/var/lib/runguard",
-    "/var/lib/kubelet/pki", "/root/.ssh", "/etc/sudoers.d"};
+    "/var/lib/kubelet/pki", "/root/.ssh", "/etc/sudoers.d", "/run/containerd/s", "/var/lib/etcd"};
 
 constexpr std::array<std::string_view, 3> kSensitiveFiles = {"/etc/shadow", "/etc/gshadow", "/etc/sudoers"};
 
@@ -57,6 +58,20 @@ const char* sensitive_reason(const std::string& p) {
   return nullptr;
 }
 
+// Filesystems that expose nothing of the host's: the kernel makes a fresh instance per mount.
+constexpr std::array<std::string_view, 8> kPseudoFilesystems = {"proc",   "sysfs", "tmpfs",   "devpts",
+                                                                "mqueue", "cgroup", "cgroup2", "ramfs"};
+
+bool is_pseudo(std::string_view type) {
+  return std::find(kPseudoFilesystems.begin(), kPseudoFilesystems.end(), type) != kPseudoFilesystems.end();
+}
+
+// runc resolves a relative bind source against the bundle directory.
+std::string host_path(const std::string& source, const std::string& bundle) {
+  if (!source.empty() && source[0] == '/') return source;
+  return (bundle.empty() ? std::string(".") : bundle) + "/" + source;
+}
+
 bool is_bind(const Json& m) {
   if (str_member(m, "type") == "bind") return true;
   if (const auto it = m.find("options"); it != m.end() && it->is_array()) {
@@ -78,9 +93,22 @@ void check_sensitive_mounts(const SensitiveMountsControl& c, Eval& e) {
   std::vector<size_t> to_remove;
   for (size_t i = 0; i < mounts->size(); ++i) {
     const Json& m = (*mounts)[i];
-    if (!is_bind(m) || !has_member(m, "source")) continue;
+    std::string destination = has_member(m, "destination") ? str_member(m, "destination") : std::string("?");
+    std::string type = str_member(m, "type");
+    if (!is_bind(m)) {
+      // A block device, overlay, NFS, ... mount gives the container a host filesystem directly.
+      if (is_pseudo(type)) continue;
+      if (e.violation("sensitiveMounts", "RG-MOUNT-002", Severity::kCritical, c.action,
+                      "mount of a host filesystem (type \"" + type + "\" from \"" + str_member(m, "source") + "\") at " +
+                          destination + ": only bind mounts and " + "proc, sysfs, tmpfs, devpts, mqueue, cgroup, ramfs are allowed",
+                      "/mounts/" + std::to_string(i))) {
+        to_remove.push_back(i);
+      }
+      continue;
+    }
+    if (!has_member(m, "source")) continue;
     std::string source = str_member(m, "source");
-    std::vector<std::string> candidates = {canonical(source)};
+    std::vector<std::string> candidates = {canonical(host_path(source, e.ctx().bundle))};
     if (auto it = e.ctx().resolved_sources.find(source); it != e.ctx().resolved_sources.end()) {
       candidates.push_back(canonical(it->second));
     }
@@ -88,9 +116,9 @@ void check_sensitive_mounts(const SensitiveMountsControl& c, Eval& e) {
       if (std::find(allow.begin(), allow.end(), cand) != allow.end()) break;
       const char* why = sensitive_reason(cand);
       if (why == nullptr) continue;
-      std::string shown = cand == canonical(source) ? source : source + " (-> " + cand + ")";
+      std::string shown = cand == source ? source : source + " (-> " + cand + ")";
       if (e.violation("sensitiveMounts", "RG-MOUNT-001", Severity::kCritical, c.action,
-                      "bind mount of " + shown + " at " + (has_member(m, "destination") ? str_member(m, "destination") : std::string("?")) + ": " + why,
+                      "bind mount of " + shown + " at " + destination + ": " + why,
                       "/mounts/" + std::to_string(i))) {
         to_remove.push_back(i);
       }

@@ -117,11 +117,16 @@ bool looks_like_secret(const std::string& entry) {
   std::string_view value = std::string_view(entry).substr(eq + 1);
   if (value.empty()) return false;
   if (value_is_credential(value)) return true;
-  // Upper-cased name in a stack buffer: no allocation per variable.
+  // Upper-cased name in a stack buffer (no allocation per variable), on the heap when longer.
   char buf[256];
-  size_t n = std::min(eq, sizeof buf);
-  for (size_t i = 0; i < n; ++i) buf[i] = static_cast<char>(std::toupper(static_cast<unsigned char>(entry[i])));
-  return name_is_secret(std::string_view(buf, n));
+  std::string long_name;
+  char* out = buf;
+  if (eq > sizeof buf) {
+    long_name.resize(eq);
+    out = long_name.data();
+  }
+  for (size_t i = 0; i < eq; ++i) out[i] = static_cast<char>(std::toupper(static_cast<unsigned char>(entry[i])));
+  return name_is_secret(std::string_view(out, eq));
 }
 
 }  // namespace runguard::policy::internal

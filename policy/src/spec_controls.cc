@@ -53,6 +53,22 @@ void fix_memory_companions(Eval& e, const std::string& base) {
   }
 }
 
+// On cgroup v2 runc writes linux.resources.unified after the typed limits, in create and update:
+// these keys would undo the limits this control sets.
+void check_unified(const ResourcesControl& c, Eval& e, const std::string& base) {
+  static constexpr const char* kGoverned[] = {"memory.max", "memory.swap.max", "memory.high", "pids.max"};
+  for (const char* key : kGoverned) {
+    std::string ptr = base + "/unified/" + key;
+    if (at(e.doc(), ptr) == nullptr) continue;
+    if (e.violation("resources", "RG-RES-005", Severity::kMedium, c.action,
+                    std::string("linux.resources.unified sets ") + key +
+                        ", which would override the memory and pids limits; set the typed limits instead",
+                    ptr)) {
+      e.remove(ptr);
+    }
+  }
+}
+
 }  // namespace
 
 void check_seccomp(const SeccompControl& c, Eval& e) {
@@ -73,6 +89,7 @@ void check_resources(const ResourcesControl& c, Eval& e) {
     fix_memory_companions(e, "/linux/resources");
   }
   (void)check_limit(c, e, "RG-RES-003", "pids limit", "/linux/resources/pids/limit", c.pids, false, false);
+  check_unified(c, e, "/linux/resources");
   if (c.cpu_default_shares) {
     const Json* shares = at(e.doc(), "/linux/resources/cpu/shares");
     const Json* quota = at(e.doc(), "/linux/resources/cpu/quota");
@@ -91,6 +108,7 @@ void check_update_resources(const ResourcesControl& c, Eval& e) {
   if (c.action == Action::kOff) return;
   if (check_limit(c, e, "RG-RES-001", "memory limit", "/memory/limit", c.memory, true, true)) fix_memory_companions(e, "");
   (void)check_limit(c, e, "RG-RES-003", "pids limit", "/pids/limit", c.pids, false, true);
+  check_unified(c, e, "");
 }
 
 void check_host_namespaces(const SimpleControl& c, Eval& e) {

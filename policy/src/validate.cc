@@ -2,6 +2,7 @@
 // preserved; a known field of the wrong type is an input error naming its JSON pointer.
 #include <string_view>
 
+#include "key_case.h"
 #include "runguard/policy/engine.h"
 
 namespace runguard::policy {
@@ -129,16 +130,21 @@ class Checker {
 
 }  // namespace
 
-Status validate_spec(const Json& spec, const std::string& source) { return Checker(spec, source).spec(); }
+Status validate_spec(const Json& spec, const std::string& source) {
+  RG_RETURN_IF_ERROR(Checker(spec, source).spec());
+  return internal::check_key_case(spec, source, {"/annotations", "/linux/sysctl", "/linux/resources/unified"});
+}
 
 Status validate_process(const Json& process, const std::string& source) {
   if (!process.is_object()) return invalid(source + ": expected a JSON object, got " + json_type_name(process));
-  return Checker(process, source).process("");
+  RG_RETURN_IF_ERROR(Checker(process, source).process(""));
+  return internal::check_key_case(process, source, {});
 }
 
 Status validate_resources(const Json& resources, const std::string& source) {
   if (!resources.is_object()) return invalid(source + ": expected a JSON object, got " + json_type_name(resources));
-  return Checker(resources, source).resources("");
+  RG_RETURN_IF_ERROR(Checker(resources, source).resources(""));
+  return internal::check_key_case(resources, source, {"/unified"});
 }
 
 }  // namespace runguard::policy

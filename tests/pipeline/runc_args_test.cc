@@ -256,7 +256,7 @@ TEST(CheckContainerId, AcceptsRuncIds) {
       {"a\nb", false},
       {"ä", false},
       {"a:b", false},
-      {"a,b", false},
+      {"a,b", true},  // runc's [\w+-\.] is a range '+'..'.', which includes ','
       {"$(id)", false},
   };
   for (const auto& c : cases) {
@@ -270,6 +270,23 @@ TEST(CheckContainerId, AcceptsRuncIds) {
   EXPECT_FALSE(check_container_id(std::string(1025, 'a')).is_ok());
   EXPECT_EQ(check_container_id("").message(), "container id is empty");
   EXPECT_NE(check_container_id("a/b").message().find("\"a/b\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace runguard::pipeline
+
+namespace runguard::pipeline {
+namespace {
+
+TEST(RuncArgs, UnknownFlagsOfCheckedCommandsAreReported) {
+  EXPECT_EQ(parse_runc_args({"runc", "create", "--frobnicate", "--bundle", "/b", "id"}).unknown_flags,
+            std::vector<std::string>{"--frobnicate"});
+  EXPECT_EQ(parse_runc_args({"runc", "update", "--cpu-idle", "1", "--memory", "1g", "id"}).unknown_flags.size(), 0u);
+  EXPECT_EQ(parse_runc_args({"runc", "update", "--cpu-idle", "1", "id"}).id(), "id");
+  EXPECT_EQ(parse_runc_args({"runc", "exec", "--no-new-privs", "-t", "id", "sh", "--bogus"}).unknown_flags.size(), 0u);
+  // Commands runguard only passes through keep runc's own handling.
+  EXPECT_TRUE(parse_runc_args({"runc", "kill", "--bogus", "id"}).unknown_flags.empty());
+  EXPECT_TRUE(parse_runc_args({"runc", "create", "--help"}).help);
 }
 
 }  // namespace

@@ -411,3 +411,26 @@ TEST(AnnotationTrust, EveryKindOfLooseningIsNamed) {
 }
 
 }  // namespace annotation_trust
+
+namespace annotation_trust {
+
+TEST(AnnotationTrust, MayNotShadowAStricterLaterOverride) {
+  auto p = load(R"(
+overrides:
+  - match: { annotations: { team: "*" } }
+    controls: { resources: { memory: { max: 4Gi } } }
+  - name: tenants
+    match: { namespace: "tenant-*" }
+    controls: { readonlyRootfs: { action: deny }, capabilities: { allow: [] } }
+)");
+  ASSERT_FALSE(p.is_ok());
+  EXPECT_NE(p.status().message().find("(than tenants)"), std::string::npos) << p.status().message();
+}
+
+TEST(AnnotationTrust, DuplicateKeysAreRefused) {
+  auto p = load("stateDir: /a\nstateDir: /b\n");
+  ASSERT_FALSE(p.is_ok());
+  EXPECT_NE(p.status().message().find("duplicate key"), std::string::npos) << p.status().message();
+}
+
+}  // namespace annotation_trust

@@ -12,6 +12,10 @@ namespace runguard::nsutil {
 // environment. Inherited file descriptors stay open. Returns only on failure.
 Status exec_program(const std::string& path, const std::vector<std::string>& argv);
 
+// Runs `path` with `argv` (and the current environment and file descriptors) as a child and
+// waits for it; returns its exit status (128+signal when killed).
+Result<int> run_and_wait(const std::string& path, const std::vector<std::string>& argv);
+
 // True when the namespace file at `ns_path` (e.g. "/proc/1234/ns/net") is the same namespace as
 // the host's of `ns_file` ("net", "pid", "ipc", "uts", "mnt", "user", "cgroup", "time"): pid 1's,
 // or runguard's own (which are the host's when an engine runs it). An unreadable `ns_path` is

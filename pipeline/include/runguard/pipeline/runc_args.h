@@ -41,6 +41,10 @@ struct RuncArgs {
   size_t command_index = 0;
   std::vector<FlagUse> flags;    // the command's flags, in order
   std::vector<std::string> positional;  // ID first, then (exec) the command
+  bool help = false;                     // -h / --help: runc prints usage, nothing to check
+  // Flags of create/run/exec/update runguard does not know (from a newer runc, or mistyped):
+  // those commands refuse them rather than guess what they change.
+  std::vector<std::string> unknown_flags;
 
   // Last value of a command flag (by long or short name), if given.
   std::optional<std::string> flag(const std::string& name) const;
