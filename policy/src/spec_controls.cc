@@ -38,15 +38,16 @@ bool check_limit(const ResourcesControl& c, Eval& e, const char* id, const char*
   return true;
 }
 
-// Keeps memory.swap (memory+swap on cgroup v1) and reservation consistent with a memory limit
-// runguard just set; runc refuses swap < limit. Recorded under the memory finding.
+// Keeps memory.swap (memory+swap on cgroup v1, and what CRI sets equal to the limit for "no
+// swap") and reservation consistent with a memory limit runguard just set: swap becomes the new
+// limit, i.e. no swap. Keeping the old value would leave a 20Gi memory+swap beside an 8Gi limit
+// (12Gi of swap nobody granted); runc refuses swap < limit. Recorded under the memory finding.
 void fix_memory_companions(Eval& e, const std::string& base) {
   const Json* limit = at(e.doc(), base + "/memory/limit");
   if (limit == nullptr || !limit->is_number_integer()) return;
   int64_t l = limit->get<int64_t>();
   if (const Json* swap = at(e.doc(), base + "/memory/swap"); swap != nullptr && swap->is_number_integer()) {
-    int64_t s = swap->get<int64_t>();
-    if (s > 0 && s < l) e.set(base + "/memory/swap", l);
+    if (swap->get<int64_t>() != 0 && swap->get<int64_t>() != l) e.set(base + "/memory/swap", l);
   }
   if (const Json* res = at(e.doc(), base + "/memory/reservation"); res != nullptr && res->is_number_integer()) {
     if (res->get<int64_t>() > l) e.set(base + "/memory/reservation", l);

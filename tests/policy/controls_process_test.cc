@@ -174,9 +174,11 @@ INSTANTIATE_TEST_SUITE_P(
         // swap (memory+swap) must stay >= the limit runguard sets; -1 and larger values are fine
         LimitCase{"swap_raised_to_default_limit", R"({"memory":{"swap":268435456}})", "/linux/resources/memory/swap",
                   512LL << 20, "RG-RES-001"},
-        LimitCase{"swap_unlimited_kept", R"({"memory":{"swap":-1}})", "/linux/resources/memory/swap", -1, "RG-RES-001"},
-        LimitCase{"swap_above_clamped_limit_kept", R"({"memory":{"limit":17179869184,"swap":17179869184}})",
-                  "/linux/resources/memory/swap", 16LL << 30, "RG-RES-001"},
+        // When runguard sets the limit, swap follows it (no swap): unlimited or larger swap would
+        // grant swap nobody asked for (CRI sends swap == limit for "no swap").
+        LimitCase{"swap_unlimited_becomes_no_swap", R"({"memory":{"swap":-1}})", "/linux/resources/memory/swap", 512LL << 20, "RG-RES-001"},
+        LimitCase{"swap_follows_clamped_limit", R"({"memory":{"limit":17179869184,"swap":17179869184}})",
+                  "/linux/resources/memory/swap", 8LL << 30, "RG-RES-001"},
         LimitCase{"reservation_lowered_to_clamped_limit", R"({"memory":{"limit":17179869184,"reservation":12884901888}})",
                   "/linux/resources/memory/reservation", 8LL << 30, "RG-RES-001"},
         LimitCase{"reservation_below_limit_kept", R"({"memory":{"reservation":1048576}})",
