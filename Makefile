@@ -36,6 +36,7 @@ demo: build
 # Lifecycle ratios against plain runc and in-process policy evaluation (docs/benchmarks.md).
 bench: build
 	@scripts/bench.sh $(BUILD)/bin
+	@scripts/bench_containerd.sh $(BUILD)/bin
 
 # Binaries to $(PREFIX)/bin (runguard-hook next to runguard: create adds it as a poststop hook),
 # the built-in defaults as /etc/runguard/policy.yaml unless a policy is already there.
