@@ -6,6 +6,8 @@ exactly like runc, and the commands runguard hardens after create: exec and upda
 import json
 import os
 import subprocess
+import threading
+import time
 import unittest
 
 from harness import ALL_CAPS, CAP_BIT, NET_BIND_SERVICE_MASK, RUNGUARD, TIMEOUT, RunguardTestCase
@@ -13,6 +15,16 @@ from harness import ALL_CAPS, CAP_BIT, NET_BIND_SERVICE_MASK, RUNGUARD, TIMEOUT,
 SYS_ADMIN = 1 << CAP_BIT["CAP_SYS_ADMIN"]
 STATUS_SCRIPT = ('id -u; while read -r l; do case "$l" in Uid:*|Gid:*|Cap*|NoNewPrivs:*) echo "$l";; esac; '
                  'done < /proc/self/status')
+
+# A stand-in runtime: records its argv, one word a line, and the content of any /proc/self/fd/N
+# it was handed.
+FAKE_RUNC = """#!/bin/sh
+for a in "$@"; do printf '%%s\\n' "$a"; done > %(out)s
+rm -f %(out)s.content
+for a in "$@"; do
+  case "$a" in */proc/self/fd/*) cat "${a#--process=}" > %(out)s.content;; esac
+done
+"""
 
 
 def parse_status(text):
@@ -324,6 +336,260 @@ class PassthroughTest(RunguardTestCase):
         p = self.runguard(["update", "--resources", "-", cid], log=self.b.log, input='{"memory":{"limit":"lots"}}')
         self.assertRuncError(p, self.b, "/memory/limit")
         self.assertEqual(self.memory_limit(cid), 512 << 20)
+
+    # -- exec/update: parsing like runc, and handing runc exactly what was checked --
+    def fake_runtime(self, extra=""):
+        """Points runtime.path at a script that records its argv (one word a line) and, for every
+        /proc/self/fd/N word, that file's content; returns a function reading the record.
+        `extra` is appended to the policy."""
+        out = os.path.join(self.tmp, "argv.txt")
+        script = os.path.join(self.tmp, "fake-runc")
+        with open(script, "w") as f:
+            f.write(FAKE_RUNC % {"out": out})
+        os.chmod(script, 0o755)
+        self.write_policy(raw="stateDir: %s\nruntime:\n  path: %s\n%s" % (self.state_dir, script, extra))
+
+        def record():
+            with open(out) as f:
+                argv = f.read().splitlines()
+            self.assertEqual(argv[:2], ["--root", self.runc_root])
+            argv = argv[2:]
+            content = None
+            if os.path.exists(out + ".content"):
+                with open(out + ".content") as f:
+                    content = f.read()
+            return argv, content
+        return record
+
+    def exec_status(self, cid, flags, script="grep -E '^(Uid|Gid|Groups|NoNewPrivs)' /proc/self/status"):
+        return parse_status(self.exec_out(cid, "sh", "-c", script, flags=flags))
+
+    # Regression: runc casts -u and -g values with uint32(...): 4294967296 ran as uid 0 / group 0.
+    def test_exec_ids_that_runc_wraps_refused(self):
+        cid = self.start_sleeper(self.b)
+        for flags, needle in ((["-u", "4294967296"], 'exec --user "4294967296"'),
+                              (["-u", "1000:4294967296"], 'exec --user "1000:4294967296"'),
+                              (["--user=4294967295"], 'exec --user "4294967295"'),
+                              (["-u", "-1"], 'exec --user "-1"'),
+                              (["-g", "4294967296"], 'exec --additional-gids "4294967296"'),
+                              (["--additional-gids=-4294967296"], 'exec --additional-gids "-4294967296"')):
+            p = self.runguard(["exec"] + flags + [cid, "id"], log=self.b.log)
+            self.assertRuncError(p, self.b, needle, "0..4294967294")
+        st = self.exec_status(cid, ["-u", "2147483647:2147483647", "-g", "2147483646"])
+        self.assertEqual(st["Uid"].split(), ["2147483647"] * 4)
+        self.assertEqual(st["Groups"].split(), ["2147483646"])
+
+    # Regression: runc keeps config.json's gid when -u names only a uid; runguard once wrote
+    # "UID:UID" whenever it touched the user (here: removing -g 0).
+    def test_exec_user_without_gid_keeps_config_gid(self):
+        self.b.process["user"] = {"uid": 1000, "gid": 2000}
+        cid = self.start_sleeper(self.b)
+        st = self.exec_status(cid, ["-u", "1001", "-g", "0"])
+        self.assertEqual((st["Uid"].split()[0], st["Gid"].split()[0]), ("1001", "2000"))
+        self.assertNotIn("0", st["Groups"].split())
+        st = self.exec_status(cid, ["--user=0"])
+        self.assertEqual((st["Uid"].split()[0], st["Gid"].split()[0]), ("65532", "2000"))
+        st = self.exec_status(cid, ["-u", "0:0"])
+        self.assertEqual((st["Uid"].split()[0], st["Gid"].split()[0]), ("65532", "65532"))
+
+    def test_exec_user_rewrite_argv(self):
+        record = self.fake_runtime()
+        for flags, want in ((["-u", "0"], ["-u", "65532"]), (["--user=0"], ["--user=65532"]),
+                            (["-u", "1000", "-g", "0"], ["-u", "1000"]), (["-u", "0:0"], ["-u", "65532:65532"]),
+                            (["-u", "1000:0"], ["-u", "1000:65532"]), (["-u", ""], ["-u", ""])):
+            p = self.runguard(["exec"] + flags + ["ctr", "true"])
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(record()[0], ["exec"] + want + ["ctr", "true"], flags)
+
+    # Regression: `exec --no-new-privs=false` explicitly clears NoNewPrivileges in runc.
+    def test_exec_no_new_privs_false(self):
+        cid = self.start_sleeper(self.b)
+        self.assertEqual(self.exec_status(cid, ["--no-new-privs=false"])["NoNewPrivs"], "1")
+        self.assertEqual(self.exec_status(cid, ["--no-new-privs=0", "--no-new-privs"])["NoNewPrivs"], "1")
+        self.write_policy("noNewPrivileges: {action: deny}")
+        p = self.runguard(["exec", "--no-new-privs=False", cid, "true"], log=self.b.log)
+        self.assertRuncError(p, self.b, "RG-NNP-001")
+        self.assertEqual(self.exec_status(cid, ["--no-new-privs=true"])["NoNewPrivs"], "1")
+        self.write_policy("noNewPrivileges: {action: audit}")
+        self.assertEqual(self.exec_status(cid, ["--no-new-privs=f"])["NoNewPrivs"], "0")
+        self.write_policy("noNewPrivileges: {action: off}")
+        self.assertEqual(self.exec_status(cid, ["--no-new-privs=false"])["NoNewPrivs"], "0")
+
+    def fifo(self, name):
+        path = os.path.join(self.tmp, name)
+        os.mkfifo(path)
+        return path
+
+    def feed_fifo(self, path, first, second, proc):
+        """Writes `first` into the FIFO and keeps it open while `proc` runs; after that, whenever
+        someone opens the FIFO for reading, writes `second` (a swapped document)."""
+        first_written = threading.Event()
+
+        def writer():
+            with open(path, "w") as f:
+                f.write(first)
+                f.flush()
+                first_written.set()
+                while proc.poll() is None:
+                    time.sleep(0.05)
+
+        def swapper():
+            first_written.wait(TIMEOUT)
+            while proc.poll() is None:
+                try:
+                    fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+                except OSError:
+                    time.sleep(0.01)
+                    continue
+                try:
+                    with os.fdopen(fd, "w") as f:
+                        f.write(second)
+                except OSError:
+                    pass
+        threads = [threading.Thread(target=t, daemon=True) for t in (writer, swapper)]
+        for t in threads:
+            t.start()
+        return threads
+
+    def popen_runguard(self, args, stdin=subprocess.DEVNULL):
+        cmd = [RUNGUARD, "--root", self.runc_root, "--log", self.b.log, "--log-format", "json"] + args
+        proc = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=self.env())
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        return proc
+
+    def wait_popen(self, proc):
+        """Waits for `proc` without closing its stdin (communicate() would); its output is small."""
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            self.fail("runguard hung: " + self.b.log_text())
+        with proc.stdout, proc.stderr:
+            return proc.stdout.read(), proc.stderr.read()
+
+    # Regression: runc stops reading after the first JSON value; runguard read stdin to EOF and hung.
+    def test_update_resources_stdin_held_open(self):
+        cid = self.start_sleeper(self.b)
+        proc = self.popen_runguard(["update", "-r", "-", cid], stdin=subprocess.PIPE)
+        proc.stdin.write('{"pids": {"limit": 600}, "x": "}{"}\n')
+        proc.stdin.flush()
+        out, err = self.wait_popen(proc)
+        proc.stdin.close()
+        self.assertEqual(proc.returncode, 0, err + self.b.log_text())
+        self.assertEqual(self.pids_max(cid), "600")
+
+    # Regression: a -r FIFO was read to EOF by runguard (hang), then opened again by runc, which
+    # could read a second, unchecked document.
+    def test_update_resources_fifo_read_once(self):
+        cid = self.start_sleeper(self.b)
+        fifo = self.fifo("res.fifo")
+        proc = self.popen_runguard(["update", "--resources=" + fifo, cid])
+        threads = self.feed_fifo(fifo, '{"pids": {"limit": 500}}', '{"pids": {"limit": -1}}', proc)
+        out, err = self.wait_popen(proc)
+        for t in threads:
+            t.join(5)
+        self.assertEqual(proc.returncode, 0, err + self.b.log_text())
+        self.assertEqual(self.pids_max(cid), "500")
+
+    def test_exec_process_fifo_read_once(self):
+        cid = self.start_sleeper(self.b)
+        fifo = self.fifo("proc.fifo")
+        good = {"user": {"uid": 65532, "gid": 65532}, "args": ["sh", "-c", STATUS_SCRIPT], "env": ["PATH=/bin"],
+                "cwd": "/", "noNewPrivileges": True, "capabilities": {"bounding": ["CAP_NET_BIND_SERVICE"]}}
+        evil = dict(good, user={"uid": 0, "gid": 0}, noNewPrivileges=False)
+        proc = self.popen_runguard(["exec", "-p", fifo, cid])
+        threads = self.feed_fifo(fifo, json.dumps(good), json.dumps(evil), proc)
+        out, err = self.wait_popen(proc)
+        for t in threads:
+            t.join(5)
+        self.assertEqual(proc.returncode, 0, err + self.b.log_text())
+        self.assertEqual(out.splitlines()[0], "65532")
+        self.assertEqual(parse_status(out)["NoNewPrivs"], "1")
+
+    # Regression: the hardened document was written back over the caller's --process path,
+    # replacing a symlink (or /proc/self/fd/0) with a file.
+    def test_exec_process_path_never_written(self):
+        cid = self.start_sleeper(self.b)
+        real = os.path.join(self.tmp, "real.json")
+        link = os.path.join(self.tmp, "link.json")
+        doc = json.dumps({"user": {"uid": 0, "gid": 0}, "args": ["sh", "-c", STATUS_SCRIPT], "env": ["PATH=/bin"],
+                          "cwd": "/"})
+        with open(real, "w") as f:
+            f.write(doc)
+        os.symlink(real, link)
+        p = self.runguard(["exec", "--process", link, cid], log=self.b.log)
+        self.assertEqual(p.returncode, 0, p.stderr + self.b.log_text())
+        self.assertEqual(p.stdout.splitlines()[0], "65532")
+        self.assertTrue(os.path.islink(link), "the --process symlink was replaced")
+        with open(real) as f:
+            self.assertEqual(f.read(), doc)
+        self.assertEqual([n for n in os.listdir(self.tmp) if ".runguard-" in n], [])
+        p = self.runguard(["exec", "--process=/proc/self/fd/0", cid], log=self.b.log, input=doc)
+        self.assertEqual(p.returncode, 0, p.stderr + self.b.log_text())
+        self.assertEqual(p.stdout.splitlines()[0], "65532")
+
+    def test_process_and_resources_passed_as_checked(self):
+        record = self.fake_runtime()
+        proc_file = os.path.join(self.tmp, "process.json")
+        doc = ('{"user": {"uid": 1000, "gid": 1000}, "args": ["true"], "cwd": "/", "noNewPrivileges": true,'
+               ' "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}]}')
+        with open(proc_file, "w") as f:
+            f.write(doc + "\n{trailing")
+        for flags in (["--process", proc_file], ["--process=" + proc_file], ["-p", proc_file]):
+            p = self.runguard(["exec"] + flags + ["ctr"])
+            self.assertEqual(p.returncode, 0, p.stderr)
+            argv, content = record()
+            if len(flags) == 1:
+                self.assertRegex(argv[1], r"^--process=/proc/self/fd/\d+$")
+            else:
+                self.assertEqual(argv[1], flags[0])
+                self.assertRegex(argv[2], r"^/proc/self/fd/\d+$")
+            self.assertEqual(content, doc)
+        p = self.runguard(["update", "-r", proc_file.replace("process", "res"), "ctr"])
+        self.assertNotEqual(p.returncode, 0)  # missing file: runguard's error, runc not run
+        with open(proc_file.replace("process", "res"), "w") as f:
+            f.write('{"pids": {"limit": 700}}')
+        p = self.runguard(["update", "-r", proc_file.replace("process", "res"), "ctr"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        argv, content = record()
+        self.assertEqual((argv[:2], content), (["update", "-r"], '{"pids": {"limit": 700}}'))
+        self.assertRegex(argv[2], r"^/proc/self/fd/\d+$")
+
+    # Regression: --pids-limit is a Go int flag (strconv.ParseInt(s, 0, 64)); runguard parsed it
+    # in base 10 and ignored trailing garbage; --memory '' (unchanged in runc) was an error; a
+    # huge --memory overflowed.
+    def test_update_flags_parsed_like_runc(self):
+        cid = self.start_sleeper(self.b)
+        for value, want in (("0x100", "256"), ("0100", "64"), ("1_000", "1000")):
+            p = self.runguard(["update", "--pids-limit", value, cid], log=self.b.log)
+            self.assertEqual(p.returncode, 0, p.stderr + self.b.log_text())
+            self.assertEqual(self.pids_max(cid), want, value)
+        for flags, needle in ((["--pids-limit", "100abc"], 'update --pids-limit "100abc"'),
+                              (["--pids-limit=9223372036854775808"], 'update --pids-limit "9223372036854775808"'),
+                              (["--memory", "99999999999p"], 'update --memory "99999999999p"'),
+                              (["--memory=1.2.3m"], 'update --memory "1.2.3m"')):
+            p = self.runguard(["update"] + flags + [cid], log=self.b.log)
+            self.assertRuncError(p, self.b, needle)
+        self.assertEqual(self.pids_max(cid), "1000")
+        p = self.runguard(["update", "--memory", "", "--pids-limit", "300", cid], log=self.b.log)
+        self.assertEqual(p.returncode, 0, p.stderr + self.b.log_text())
+        self.assertEqual((self.memory_limit(cid), self.pids_max(cid)), (512 << 20, "300"))
+
+    # runc >= 1.2 update flags take values and are not runguard's to change; their values must
+    # not be taken for the container id (which selects the override below).
+    def test_update_cpu_idle_burst_pass_through(self):
+        record = self.fake_runtime(extra="overrides:\n  - match: { namespace: payments }\n"
+                                         "    controls: { resources: { memory: { max: 1Gi } } }\n")
+        os.makedirs(self.container_state_dir("ctr"))
+        with open(os.path.join(self.container_state_dir("ctr"), "decision.json"), "w") as f:
+            json.dump({"context": {"id": "ctr", "namespace": "payments"}}, f)
+        args = ["update", "--cpu-idle", "1", "--cpu-burst=100", "--memory", "100g", "--cpu-burst", "5", "ctr"]
+        p = self.runguard(args)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(record()[0], ["update", "--cpu-idle", "1", "--cpu-burst=100", "--memory", "1073741824",
+                                       "--cpu-burst", "5", "ctr"])
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
 // exec: `kubectl exec` and exec probes run a new process in the container. runc builds it either
 // from a --process document (containerd: written from containerd's *original* spec, so unhardened)
-// or from the container's hardened config plus the -u/--cap/-e flags. Both get the process
-// controls: user, capabilities, noNewPrivileges, secretsInEnv, rlimits.
+// or from the container's hardened config plus the -u/-g/--cap/-e/--no-new-privs flags. Both get
+// the process controls: user, capabilities, noNewPrivileges, secretsInEnv, rlimits.
+//
+// Values are read the way runc reads them, and runc is handed exactly what runguard judged: the
+// --process document as a memfd (runc never opens the caller's path again, and that path is
+// never written), flag values it would reinterpret refused.
 #include <algorithm>
+#include <cctype>
 #include <set>
 
-#include "runguard/common/strings.h"
-#include "runguard/nsutil/fs.h"
 #include "runguard/pipeline/commands.h"
 #include "runguard/pipeline/config.h"
 #include "runguard/policy/engine.h"
@@ -17,94 +20,127 @@ namespace {
 
 using internal::report_failure;
 
-Status harden_process_file(const policy::Policy& p, const policy::ContainerContext& ctx, const std::string& file) {
-  RG_ASSIGN_OR_RETURN(std::string text, nsutil::read_file(file));
-  RG_ASSIGN_OR_RETURN(Json proc, parse_json(text, file));
-  RG_RETURN_IF_ERROR(policy::validate_process(proc, file));
+Status denied(const policy::Policy& p, const policy::ContainerContext& ctx, const policy::Decision& d) {
+  return Status(Code::kDenied, "exec in container " + ctx.id + " denied by policy " + p.source + ": " + d.denial_summary());
+}
+
+// --process FILE: runc decodes the first JSON value of it; so does runguard, once.
+Status harden_process_document(const policy::Policy& p, const policy::ContainerContext& ctx, const FlagUse& f,
+                               std::vector<std::string>& argv) {
+  RG_ASSIGN_OR_RETURN(std::string text, internal::read_json_value_at(f.value));
+  RG_ASSIGN_OR_RETURN(Json proc, parse_json(text, f.value));
+  RG_RETURN_IF_ERROR(policy::validate_process(proc, f.value));
   policy::Decision d = policy::evaluate_process(p, std::move(proc), ctx);
-  if (!d.allowed) return Status(Code::kDenied, "exec in container " + ctx.id + " denied by policy " + p.source + ": " + d.denial_summary());
-  if (d.changed()) RG_RETURN_IF_ERROR(nsutil::write_file_atomic(file, dump_json(d.result)));
-  return Status::ok();
+  if (!d.allowed) return denied(p, ctx, d);
+  return internal::pass_as_memfd(argv, f, d.changed() ? dump_json(d.result) : text);
 }
 
-// "uid[:gid]" as runc's -u takes it.
-bool parse_user(const std::string& v, uint64_t& uid, std::optional<uint64_t>& gid) {
-  auto colon = v.find(':');
-  try {
-    size_t used = 0;
-    std::string u = v.substr(0, colon);
-    uid = std::stoull(u, &used);
-    if (used != u.size()) return false;
-    if (colon != std::string::npos) {
-      std::string g = v.substr(colon + 1);
-      gid = std::stoull(g, &used);
-      if (used != g.size()) return false;
-    }
-  } catch (const std::exception&) {
-    return false;
-  }
-  return true;
+// One id of -u or -g; runc would wrap anything beyond uint32 (see parse_id).
+Result<uint32_t> flag_id(const FlagUse& f, std::string_view part, const std::string& form) {
+  if (auto id = internal::parse_id(part)) return *id;
+  auto is_digit = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; };
+  bool digits = !part.empty() && std::all_of(part.begin(), part.end(), is_digit);
+  return invalid("exec --" + f.name + " \"" + f.value + "\": " +
+                 (digits ? "out of range 0..4294967294" : "expected " + form + " in 0..4294967294"));
 }
 
-// Applies the process controls to the flags of an exec without --process by evaluating the
-// process document those flags describe, then mapping the result back onto argv. Without -u the
-// process runs as the (hardened) config.json's user, which the document stands for with the
-// policy's uid/gid, so only what the flags add is judged.
-Status harden_exec_flags(const policy::Policy& p, const policy::ContainerContext& ctx, const RuncArgs& args,
-                         std::vector<std::string>& argv) {
-  const policy::Controls& controls = policy::select_controls(p, ctx, nullptr);
-  Json proc = {{"user", {{"uid", controls.user.uid}, {"gid", controls.user.gid}}}};
+// What the flags of an exec without --process set, parsed as runc parses them (last -u wins, an
+// empty -u is ignored, a bare --no-new-privs is true).
+struct ExecFlags {
+  const FlagUse* user = nullptr;
+  uint32_t uid = 0;
+  std::optional<uint32_t> gid;  // only when -u names one: runc keeps config.json's gid otherwise
+  std::vector<const FlagUse*> gids, caps, envs, nnps;
+  std::vector<uint32_t> gid_values;
+  std::optional<bool> nnp;
+};
+
+Result<ExecFlags> parse_exec_flags(const RuncArgs& args) {
+  ExecFlags x;
   std::vector<const FlagUse*> users = args.all("user");
-  const FlagUse* user = users.empty() ? nullptr : users.back();
-  if (user != nullptr) {
-    uint64_t uid = 0;
-    std::optional<uint64_t> gid;
-    if (!parse_user(user->value, uid, gid)) {
-      return invalid("exec --user \"" + user->value + "\": expected UID[:GID] as numbers");
-    }
-    proc["user"] = {{"uid", uid}, {"gid", gid.value_or(uid == 0 ? 0 : uid)}};
-  }
-  std::vector<const FlagUse*> gids = args.all("additional-gids");
-  for (const auto* g : gids) {
-    try {
-      proc["user"]["additionalGids"].push_back(std::stoull(g->value));
-    } catch (const std::exception&) {
-      return invalid("exec --additional-gids \"" + g->value + "\": expected a number");
+  if (!users.empty() && !users.back()->value.empty()) {
+    x.user = users.back();
+    const std::string& v = x.user->value;
+    const std::string form = "UID[:GID] as decimal numbers";
+    auto colon = v.find(':');
+    RG_ASSIGN_OR_RETURN(x.uid, flag_id(*x.user, std::string_view(v).substr(0, colon), form));
+    if (colon != std::string::npos) {
+      RG_ASSIGN_OR_RETURN(x.gid, flag_id(*x.user, std::string_view(v).substr(colon + 1), form));
     }
   }
-  std::vector<const FlagUse*> caps = args.all("cap");
-  std::vector<const FlagUse*> envs = args.all("env");
-  for (const auto* c : caps) proc["capabilities"]["bounding"].push_back(c->value);
-  for (const auto* e : envs) proc["env"].push_back(e->value);
-  // Only the controls on what flags can set; noNewPrivileges and rlimits come from config.json.
+  x.gids = args.all("additional-gids");
+  for (const auto* g : x.gids) {
+    RG_ASSIGN_OR_RETURN(uint32_t gid, flag_id(*g, g->value, "a decimal GID"));
+    x.gid_values.push_back(gid);
+  }
+  x.caps = args.all("cap");
+  x.envs = args.all("env");
+  x.nnps = args.all("no-new-privs");
+  // An unparsable value makes runc fail on its own; only a valid false lowers the setting.
+  if (!x.nnps.empty()) x.nnp = x.nnps.back()->inline_value ? internal::parse_go_bool(x.nnps.back()->value) : true;
+  return x;
+}
+
+// Only the controls the flags can affect: rlimits always come from config.json, and
+// noNewPrivileges does too unless --no-new-privs is given.
+policy::Policy flag_scope(const policy::Policy& p, bool judge_nnp) {
   policy::Policy scoped = p;
-  for (policy::Controls* c : {&scoped.controls}) {
-    c->no_new_privileges.action = policy::Action::kOff;
-    c->resources.action = policy::Action::kOff;
+  auto narrow = [judge_nnp](policy::Controls& c) {
+    if (!judge_nnp) c.no_new_privileges.action = policy::Action::kOff;
+    c.resources.action = policy::Action::kOff;
+  };
+  narrow(scoped.controls);
+  for (auto& o : scoped.overrides) narrow(o.controls);
+  return scoped;
+}
+
+// The process document the flags describe. Without -u (or its gid) the process keeps the
+// (hardened) config.json's user, which the policy's uid/gid stand for.
+Json flags_document(const policy::Controls& controls, const ExecFlags& x) {
+  Json proc = {{"user", {{"uid", controls.user.uid}, {"gid", controls.user.gid}}}};
+  if (x.user != nullptr) proc["user"] = {{"uid", x.uid}, {"gid", x.gid.value_or(controls.user.gid)}};
+  for (uint32_t g : x.gid_values) proc["user"]["additionalGids"].push_back(g);
+  for (const auto* c : x.caps) proc["capabilities"]["bounding"].push_back(c->value);
+  for (const auto* e : x.envs) proc["env"].push_back(e->value);
+  if (x.nnp) proc["noNewPrivileges"] = *x.nnp;
+  return proc;
+}
+
+// Maps the decision back onto argv: -u rewritten (its gid part only if it had one),
+// --no-new-privs=false made true, flags whose value the decision removed dropped.
+void apply_to_flags(const ExecFlags& x, const Json& in, const Json& out, std::vector<std::string>& argv) {
+  if (x.user != nullptr && (out["user"]["uid"] != in["user"]["uid"] || out["user"]["gid"] != in["user"]["gid"])) {
+    std::string v = std::to_string(out["user"]["uid"].get<uint64_t>());
+    if (x.gid) v += ":" + std::to_string(out["user"]["gid"].get<uint64_t>());
+    internal::replace_flag_value(argv, *x.user, v);
   }
-  for (auto& o : scoped.overrides) {
-    o.controls.no_new_privileges.action = policy::Action::kOff;
-    o.controls.resources.action = policy::Action::kOff;
+  if (x.nnp == false && out.value("noNewPrivileges", false)) {
+    for (const auto* f : x.nnps) {
+      if (f->inline_value) internal::replace_flag_value(argv, *f, "true");
+    }
   }
-  policy::Decision d = policy::evaluate_process(scoped, proc, ctx);
-  if (!d.allowed) return Status(Code::kDenied, "exec in container " + ctx.id + " denied by policy " + p.source + ": " + d.denial_summary());
-  const Json& out = d.result;
-  if (user != nullptr && out["user"] != proc["user"]) {
-    internal::replace_flag_value(argv, *user, std::to_string(out["user"]["uid"].get<uint64_t>()) + ":" +
-                                                  std::to_string(out["user"]["gid"].get<uint64_t>()));
-  }
-  // Flags whose value the decision removed are dropped from argv, with their value word.
   std::set<size_t> drop;
-  auto drop_unless_kept = [&](const std::vector<const FlagUse*>& uses, const Json& kept, bool numeric) {
-    for (const auto* f : uses) {
-      Json v = numeric ? Json(std::stoull(f->value)) : Json(f->value);
-      if (!kept.is_array() || std::find(kept.begin(), kept.end(), v) == kept.end()) drop.insert({f->name_index, f->value_index});
+  auto drop_unless_kept = [&](const std::vector<const FlagUse*>& uses, const Json& kept, auto value_of) {
+    for (size_t i = 0; i < uses.size(); ++i) {
+      bool is_kept = kept.is_array() && std::find(kept.begin(), kept.end(), value_of(i)) != kept.end();
+      if (!is_kept) drop.insert({uses[i]->name_index, uses[i]->value_index});
     }
   };
-  drop_unless_kept(caps, out.contains("capabilities") ? out["capabilities"].value("bounding", Json::array()) : Json::array(), false);
-  drop_unless_kept(envs, out.value("env", Json::array()), false);
-  drop_unless_kept(gids, out["user"].value("additionalGids", Json::array()), true);
+  const Json none = Json::array();
+  const Json caps = out.contains("capabilities") ? out["capabilities"].value("bounding", none) : none;
+  drop_unless_kept(x.caps, caps, [&](size_t i) { return Json(x.caps[i]->value); });
+  drop_unless_kept(x.envs, out.value("env", none), [&](size_t i) { return Json(x.envs[i]->value); });
+  drop_unless_kept(x.gids, out["user"].value("additionalGids", none), [&](size_t i) { return Json(x.gid_values[i]); });
   for (auto it = drop.rbegin(); it != drop.rend(); ++it) argv.erase(argv.begin() + static_cast<long>(*it));
+}
+
+Status harden_exec_flags(const policy::Policy& p, const policy::ContainerContext& ctx, const RuncArgs& args,
+                         std::vector<std::string>& argv) {
+  RG_ASSIGN_OR_RETURN(ExecFlags x, parse_exec_flags(args));
+  Json proc = flags_document(policy::select_controls(p, ctx, nullptr), x);
+  policy::Decision d = policy::evaluate_process(flag_scope(p, x.nnp.has_value()), proc, ctx);
+  if (!d.allowed) return denied(p, ctx, d);
+  apply_to_flags(x, proc, d.result, argv);
   return Status::ok();
 }
 
@@ -121,12 +157,11 @@ int cmd_exec(const RuncArgs& args) {
   policy::ContainerContext ctx = internal::stored_context(policy->state_dir, id);
 
   std::vector<std::string> argv = args.argv;
-  Status s;
-  if (auto file = args.flag("process")) {
-    s = harden_process_file(*policy, ctx, *file);
-  } else {
-    s = harden_exec_flags(*policy, ctx, args, argv);
-  }
+  std::vector<const FlagUse*> process = args.all("process");
+  // runc: an empty --process means "build the process from the flags".
+  Status s = !process.empty() && !process.back()->value.empty()
+                 ? harden_process_document(*policy, ctx, *process.back(), argv)
+                 : harden_exec_flags(*policy, ctx, args, argv);
   if (!s.is_ok()) return report_failure(log, s);
   return internal::exec_runtime(log, *runtime, argv);
 }

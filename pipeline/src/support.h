@@ -1,7 +1,10 @@
 // Internal helpers shared by the command implementations.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "runguard/common/runc_log.h"
@@ -37,5 +40,51 @@ void replace_flag_value(std::vector<std::string>& argv, const FlagUse& flag, con
 
 // "N changes, M findings" style summary for the info line in --log.
 std::string summarize(const policy::Decision& d);
+
+// --- reading documents the way runc does (json.NewDecoder(f).Decode: the first value only) ---
+
+// Tracks where the first JSON object or array in a growing buffer ends: brace/bracket depth
+// outside strings. Feed it the whole buffer each time; it resumes where it stopped.
+struct JsonValueScan {
+  size_t pos = 0;     // bytes of the buffer scanned so far
+  int depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  bool started = false;
+  // True once the value is complete (it is buf[0, pos)) or buf starts with something other than
+  // '{' or '[' after whitespace (then `started` is false and pos is that byte's offset).
+  bool done(std::string_view buf);
+};
+
+// Reads from `fd` up to the end of the first JSON object or array, never past `max_bytes`, and
+// returns exactly that text: a writer may hold the file open (stdin, a FIFO) after it, as runc
+// stops there too. EOF before the value is complete returns what was read (the JSON parser then
+// reports it). `source` names the input in errors.
+Result<std::string> read_json_value(int fd, const std::string& source, size_t max_bytes = 16u << 20);
+
+// Opens `path` (a regular file, FIFO, /proc/self/fd/N ...) once and reads its first JSON value.
+Result<std::string> read_json_value_at(const std::string& path, size_t max_bytes = 16u << 20);
+
+// Hands runc `content` instead of the file a flag names: a sealed memfd, inherited across exec,
+// whose /proc/self/fd/N replaces the flag's value in argv (the flag keeps its form).
+Status pass_as_memfd(std::vector<std::string>& argv, const FlagUse& flag, const std::string& content);
+
+// --- parsing flag values the way runc (Go) does ---
+
+// An id for `exec -u UID[:GID]` / `-g GID`: decimal digits, 0..4294967294. runc takes any int and
+// casts it with uint32(...), so larger (or negative) values would silently wrap; they are refused,
+// as is 4294967295, which is (uid_t)-1 ("unchanged") to the kernel.
+std::optional<uint32_t> parse_id(std::string_view s);
+
+// strconv.ParseInt(s, 0, 64): optional sign, 0x/0o/0b prefixes, leading-0 octal, '_' between
+// digits. nullopt for anything else, including out-of-range values.
+std::optional<int64_t> parse_go_int(std::string_view s);
+
+// strconv.ParseBool: 1 t T TRUE true True / 0 f F FALSE false False.
+std::optional<bool> parse_go_bool(std::string_view s);
+
+// docker/go-units RAMInBytes, which runc uses for --memory: "512m", "1g", "1.5GiB", "1 kb". Refuses
+// sizes beyond int64 (runc's float-to-int64 conversion would not keep them).
+Result<int64_t> ram_in_bytes(const std::string& v);
 
 }  // namespace runguard::pipeline::internal

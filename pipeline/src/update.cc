@@ -1,10 +1,13 @@
 // update: kubelet resizes and CPU-manager updates arrive as `runc update --resources -` with a
 // LinuxResources document computed from containerd's *original* spec, or as --memory/--pids-limit
 // flags. Either way a limit above the policy maximum (or "unlimited") is clamped to it.
-#include <cmath>
+//
+// Values are read the way runc reads them: the document up to the end of its first JSON value
+// (runc's json.Decoder stops there, so a writer may keep stdin or a FIFO open), --pids-limit as a
+// Go int flag, --memory with go-units. runc is handed exactly the document runguard checked, as a
+// memfd: it never opens the caller's file a second time.
 #include <unistd.h>
 
-#include "runguard/nsutil/fs.h"
 #include "runguard/pipeline/commands.h"
 #include "runguard/pipeline/config.h"
 #include "runguard/policy/engine.h"
@@ -15,49 +18,54 @@ namespace {
 
 using internal::report_failure;
 
-Result<std::string> read_stdin() {
-  std::string out;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return io_error("read resources from stdin", errno);
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-    if (out.size() > (16u << 20)) return invalid("resources on stdin larger than 16 MiB");
-  }
-  return out;
+Status denied(const policy::Policy& p, const std::string& id, const policy::Decision& d) {
+  return Status(Code::kDenied, "update of container " + id + " denied by policy " + p.source + ": " + d.denial_summary());
 }
 
-// docker/go-units RAMInBytes, which runc uses for --memory: "512m", "1g", "1.5GiB", "-1".
-Result<int64_t> ram_in_bytes(const std::string& v) {
-  if (v == "-1") return int64_t{-1};
-  size_t i = 0;
-  while (i < v.size() && (std::isdigit(static_cast<unsigned char>(v[i])) || v[i] == '.')) ++i;
-  if (i == 0) return invalid("\"" + v + "\" is not a size");
-  double num = 0;
-  try {
-    num = std::stod(v.substr(0, i));
-  } catch (const std::exception&) {
-    return invalid("\"" + v + "\" is not a size");
+// The use of a flag runc takes (the last one); nullptr when absent.
+const FlagUse* last_use(const RuncArgs& args, const std::string& name) {
+  std::vector<const FlagUse*> uses = args.all(name);
+  return uses.empty() ? nullptr : uses.back();
+}
+
+// -r FILE / -r -: runc ignores every other flag then.
+Status harden_resources_document(const policy::Policy& p, const policy::ContainerContext& ctx, const FlagUse& r,
+                                 std::vector<std::string>& argv) {
+  const bool from_stdin = r.value == "-";
+  const std::string source = from_stdin ? "update --resources (stdin)" : r.value;
+  RG_ASSIGN_OR_RETURN(std::string text, from_stdin ? internal::read_json_value(STDIN_FILENO, source)
+                                                   : internal::read_json_value_at(r.value));
+  RG_ASSIGN_OR_RETURN(Json doc, parse_json(text, source));
+  RG_RETURN_IF_ERROR(policy::validate_resources(doc, source));
+  policy::Decision d = policy::evaluate_update(p, std::move(doc), ctx);
+  if (!d.allowed) return denied(p, ctx.id, d);
+  return internal::pass_as_memfd(argv, r, d.changed() ? dump_json(d.result) : text);
+}
+
+// Individual flags: build the document they describe, clamp it, write the values back. Other
+// flags (--cpu-*, --cpuset-*, --memory-swap ...) pass through untouched.
+Status harden_resource_flags(const policy::Policy& p, const policy::ContainerContext& ctx, const RuncArgs& args,
+                             std::vector<std::string>& argv) {
+  Json doc = Json::object();
+  const FlagUse* mem = last_use(args, "memory");
+  if (mem != nullptr && mem->value.empty()) mem = nullptr;  // runc: --memory "" leaves the limit alone
+  const FlagUse* pids = last_use(args, "pids-limit");
+  if (mem != nullptr) {
+    auto bytes = internal::ram_in_bytes(mem->value);
+    if (!bytes.is_ok()) return std::move(bytes).take_status().with_context("update --memory \"" + mem->value + "\"");
+    doc["memory"]["limit"] = *bytes;
   }
-  std::string unit = v.substr(i);
-  if (!unit.empty() && unit[0] == ' ') unit.erase(0, 1);
-  double mul = 1;
-  if (!unit.empty()) {
-    const std::string units = "kmgtp";
-    auto pos = units.find(static_cast<char>(std::tolower(static_cast<unsigned char>(unit[0]))));
-    if (pos != std::string::npos) {
-      mul = std::pow(1024.0, static_cast<double>(pos + 1));
-      unit.erase(0, 1);
-      if (!unit.empty() && (unit[0] == 'i' || unit[0] == 'I')) unit.erase(0, 1);
-    }
-    if (!unit.empty() && (unit == "b" || unit == "B")) unit.clear();
-    if (!unit.empty()) return invalid("\"" + v + "\" has an unknown unit");
+  if (pids != nullptr) {
+    std::optional<int64_t> limit = internal::parse_go_int(pids->value);
+    if (!limit) return invalid("update --pids-limit \"" + pids->value + "\": expected an int64 (decimal, 0x hex, 0 octal)");
+    doc["pids"]["limit"] = *limit;
   }
-  return static_cast<int64_t>(num * mul);
+  policy::Decision d = policy::evaluate_update(p, std::move(doc), ctx);
+  if (!d.allowed) return denied(p, ctx.id, d);
+  // Written back even when unchanged: runc then applies exactly the value judged here.
+  if (mem != nullptr) internal::replace_flag_value(argv, *mem, std::to_string(d.result["memory"]["limit"].get<int64_t>()));
+  if (pids != nullptr) internal::replace_flag_value(argv, *pids, std::to_string(d.result["pids"]["limit"].get<int64_t>()));
+  return Status::ok();
 }
 
 }  // namespace
@@ -71,51 +79,12 @@ int cmd_update(const RuncArgs& args) {
   std::string id = args.id();
   if (!check_container_id(id).is_ok()) return internal::exec_runtime(log, *runtime, args.argv);
   policy::ContainerContext ctx = internal::stored_context(policy->state_dir, id);
+
   std::vector<std::string> argv = args.argv;
-
-  if (auto res = args.all("resources"); !res.empty()) {
-    const FlagUse* r = res.back();
-    auto text = r->value == "-" ? read_stdin() : nsutil::read_file(r->value);
-    if (!text.is_ok()) return report_failure(log, text.status());
-    std::string source = r->value == "-" ? "update --resources (stdin)" : r->value;
-    auto doc = parse_json(*text, source);
-    if (!doc.is_ok()) return report_failure(log, doc.status());
-    if (Status s = policy::validate_resources(*doc, source); !s.is_ok()) return report_failure(log, s);
-    policy::Decision d = policy::evaluate_update(*policy, std::move(doc).value(), ctx);
-    if (!d.allowed) {
-      return report_failure(log, Status(Code::kDenied, "update of container " + id + " denied by policy " + policy->source + ": " + d.denial_summary()));
-    }
-    if (r->value == "-" || d.changed()) {
-      // stdin is consumed (or the document changed): hand runc the result as an anonymous file.
-      auto fd = nsutil::memfd_with_content("runguard-resources", dump_json(d.result));
-      if (!fd.is_ok()) return report_failure(log, fd.status());
-      internal::replace_flag_value(argv, *r, "/proc/self/fd/" + std::to_string(*fd));
-    }
-    return internal::exec_runtime(log, *runtime, argv);
-  }
-
-  // Individual flags: build the document they describe, clamp it, write the values back.
-  Json doc = Json::object();
-  const FlagUse* mem = args.all("memory").empty() ? nullptr : args.all("memory").back();
-  const FlagUse* pids = args.all("pids-limit").empty() ? nullptr : args.all("pids-limit").back();
-  if (mem != nullptr) {
-    auto bytes = ram_in_bytes(mem->value);
-    if (!bytes.is_ok()) return report_failure(log, std::move(bytes).take_status().with_context("update --memory"));
-    doc["memory"]["limit"] = *bytes;
-  }
-  if (pids != nullptr) {
-    try {
-      doc["pids"]["limit"] = std::stoll(pids->value);
-    } catch (const std::exception&) {
-      return report_failure(log, invalid("update --pids-limit \"" + pids->value + "\": expected an integer"));
-    }
-  }
-  policy::Decision d = policy::evaluate_update(*policy, doc, ctx);
-  if (!d.allowed) {
-    return report_failure(log, Status(Code::kDenied, "update of container " + id + " denied by policy " + policy->source + ": " + d.denial_summary()));
-  }
-  if (mem != nullptr) internal::replace_flag_value(argv, *mem, std::to_string(d.result["memory"]["limit"].get<int64_t>()));
-  if (pids != nullptr) internal::replace_flag_value(argv, *pids, std::to_string(d.result["pids"]["limit"].get<int64_t>()));
+  const FlagUse* r = last_use(args, "resources");
+  Status s = r != nullptr && !r->value.empty() ? harden_resources_document(*policy, ctx, *r, argv)
+                                                : harden_resource_flags(*policy, ctx, args, argv);
+  if (!s.is_ok()) return report_failure(log, s);
   return internal::exec_runtime(log, *runtime, argv);
 }
 
