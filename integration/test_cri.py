@@ -81,6 +81,14 @@ SHIM_SOCKET_DIR = "/run/containerd/s"
 CNI_CACHE_DIR = "/var/lib/cni/results"
 
 
+def remove_empty_dirs(paths):
+    for d in paths:
+        try:
+            os.rmdir(d)  # only if empty: anything else there is not ours to remove
+        except OSError:
+            pass
+
+
 def shim_sockets():
     try:
         return set(os.listdir(SHIM_SOCKET_DIR))
@@ -224,6 +232,9 @@ class CriTest(unittest.TestCase):
         reason = skip_reason() or cri_node.unavailable_reason() or cri_client.unavailable_reason()
         if reason:
             raise unittest.SkipTest(reason)
+        # libcni creates /var/lib/cni/results on the first pod; remove what this run created.
+        created = [d for d in ("/var/lib/cni", CNI_CACHE_DIR) if not os.path.exists(d)]
+        cls.addClassCleanup(remove_empty_dirs, list(reversed(created)))
         cls.node = CriNode()
         cls.addClassCleanup(cls.node.stop)
         cls.node.start()
