@@ -72,17 +72,7 @@ compare() {
     fi
     files+=("$work/round-$r.json")
   done
-  python3 - "$label" "$base" "$cand" "${files[@]}" <<'PY'
-import json, statistics, sys
-label, base, cand, files = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
-rounds = [json.load(open(f))["results"] for f in files]
-b = [r[base]["median"] for r in rounds]
-c = [r[cand]["median"] for r in rounds]
-ratios = [y / x for x, y in zip(b, c)]
-print("| %s | %.2f ms | %.2f ms | %+.2f ms | **%.3f** (rounds %.3f-%.3f) |" % (
-    label, statistics.median(b) * 1e3, statistics.median(c) * 1e3,
-    (statistics.median(c) - statistics.median(b)) * 1e3, statistics.median(ratios), min(ratios), max(ratios)))
-PY
+  "$here/bench_summary.py" "$label" "$base" "$cand" --difference "${files[@]}"
 }
 
 echo "# runguard under containerd ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, containerd $(containerd --version | awk '{print $3}'), runc $("$runc" --version | head -1 | awk '{print $3}'), $rounds rounds x $runs runs)"
