@@ -17,7 +17,7 @@ packages=(
   runc busybox-static
   # the engines the integration tests drive: containerd (ctr, and CRI through a gRPC client with
   # CNI's loopback plugin), podman
-  containerd containernetworking-plugins podman
+  containerd containernetworking-plugins podman iproute2 util-linux
   python3-grpcio python3-protobuf protobuf-compiler
 )
 
