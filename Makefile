@@ -8,7 +8,7 @@ DESTDIR ?=
 BINDIR = $(DESTDIR)$(PREFIX)/bin
 CONFDIR = $(DESTDIR)/etc/runguard
 
-.PHONY: all deps build test unit-test integration-test demo bench install install-files clean
+.PHONY: all deps build test unit-test integration-test demo bench fuzz install install-files clean
 
 all: build
 
@@ -37,6 +37,14 @@ demo: build
 bench: build
 	@scripts/bench.sh $(BUILD)/bin
 	@scripts/bench_containerd.sh $(BUILD)/bin
+
+# libFuzzer targets (clang-14, ASan + UBSan) over the parsers, FUZZ_SECONDS each (docs/reliability.md).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 -DRUNGUARD_FUZZ=ON \
+	  -DBUILD_TESTING=OFF -DRUNGUARD_BENCH=OFF >/dev/null
+	@cmake --build build-fuzz --target fuzz_spec fuzz_policy fuzz_runc_args
+	@scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS)
 
 # Binaries to $(PREFIX)/bin (runguard-hook next to runguard: create adds it as a poststop hook),
 # the built-in defaults as /etc/runguard/policy.yaml unless a policy is already there.

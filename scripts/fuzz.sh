@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every libFuzzer target for a bounded time from its seed corpus (fuzz/seeds/<name>/) and
+# prints executions and findings per target. Crashes are saved as fuzz-crash-<target>-* in the
+# current directory; each one found becomes a unit test.
+# Usage: scripts/fuzz.sh BUILD_DIR [SECONDS_PER_TARGET]
+set -euo pipefail
+build=${1:-build-fuzz}
+seconds=${2:-60}
+here=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d /tmp/runguard-fuzz.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+status=0
+for target in spec policy runc_args; do
+  mkdir -p "$work/$target"
+  cp "$here/fuzz/seeds/$target/"* "$work/$target/"
+  # ../shared's real-world configs, when present, join the config.json seeds.
+  if [ "$target" = spec ] && [ -d "$here/../shared/corpora/oci" ]; then cp "$here/../shared/corpora/oci/"*.json "$work/$target/"; fi
+  log="$work/$target.log"
+  if "$build/bin/fuzz_$target" -max_total_time="$seconds" -max_len=65536 -print_final_stats=1 \
+      -artifact_prefix="fuzz-crash-$target-" "$work/$target" >"$log" 2>&1; then result=clean; else result=CRASH; status=1; fi
+  execs=$(awk '/stat::number_of_executed_units/ {print $2}' "$log")
+  echo "| fuzz_$target | ${seconds}s | ${execs:-?} executions | $result |"
+  [ "$result" = clean ] || tail -30 "$log"
+done
+exit $status
