@@ -109,7 +109,8 @@ int cmd_check(const std::vector<std::string>& args) {
     return 2;
   }
   std::string bundle = config.rfind('/') == std::string::npos ? "." : config.substr(0, config.rfind('/'));
-  policy::ContainerContext ctx = policy::context_from_spec(*spec, "check", bundle, "");
+  // Offline: the spec is the user's own, so its CRI annotations describe it (as on a containerd node).
+  policy::ContainerContext ctx = policy::context_from_spec(*spec, "check", bundle, "", policy::CriAnnotations::kTrusted);
   Decision d = policy::evaluate_spec(*p, std::move(spec).value(), ctx);
   if (format == "json") std::cout << dump_json(policy::decision_to_json(d), 2) << "\n";
   else if (format == "sarif") std::cout << dump_json(sarif(d, config, p->source), 2) << "\n";

@@ -49,7 +49,8 @@ print("env:", [e.split("=")[0] + "=…" for e in p["env"]])
 PY
 
 bold "runguard run (runguard rewrites config.json, then execs the real runc)"
-"$bin/runguard" --root "$work/runc" --log "$work/insecure/log.json" --log-format json run --bundle "$work/insecure" demo-insecure \
+# --keep: runc keeps the stopped container, so its decision record can be shown before delete.
+"$bin/runguard" --root "$work/runc" --log "$work/insecure/log.json" --log-format json run --keep --bundle "$work/insecure" demo-insecure \
   | python3 -c '
 import sys
 names = ["CHOWN","DAC_OVERRIDE","DAC_READ_SEARCH","FOWNER","FSETID","KILL","SETGID","SETUID","SETPCAP","LINUX_IMMUTABLE",
@@ -71,6 +72,8 @@ for line in sys.stdin:
 
 bold "decision record: $work/state/demo-insecure/decision.json"
 cat "$work/state/demo-insecure/decision.json"
+"$bin/runguard" --root "$work/runc" delete demo-insecure
+[ ! -e "$work/state/demo-insecure" ] && echo "runguard delete: container and record released"
 
 bold "a refused container: bind-mounting the host's /etc"
 "$here/mkbundle.py" "$work/denied" --bind /etc:/host-etc -- /bin/true

@@ -172,9 +172,11 @@ Result<Target> parse_state(std::string_view state_json) {
   if (t.bundle.empty() || t.bundle[0] != '/') return invalid("hook state on stdin: bundle \"" + t.bundle + "\" is not absolute");
   // Only the create-time stages can still stop the container (runtime-spec runtime.md); later
   // ones run after the process started, so a check there would protect nothing.
-  if (auto st = state.find("status"); st != state.end() && st->is_string() && *st != "creating") {
-    return invalid("runguard-hook check must be registered for the createRuntime or prestart stage (state status is \"" +
-                   st->get<std::string>() + "\", not \"creating\")");
+  // runc reports "creating" to these stages, crun "created"; both are before the process runs.
+  auto st = state.find("status");
+  if (st == state.end() || !st->is_string() || (*st != "creating" && *st != "created")) {
+    return invalid("runguard-hook check must be registered for the createRuntime or prestart stage (state status is " +
+                   (st == state.end() ? std::string("missing") : dump_json(*st)) + ", not \"creating\" or \"created\")");
   }
   return t;
 }

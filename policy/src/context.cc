@@ -11,7 +11,7 @@ std::string annotation(const ContainerContext& c, const char* key) {
 }  // namespace
 
 ContainerContext context_from_spec(const Json& spec, const std::string& id, const std::string& bundle,
-                                   const std::string& runtime_root) {
+                                   const std::string& runtime_root, CriAnnotations trust) {
   ContainerContext c;
   c.id = id;
   c.bundle = bundle;
@@ -22,15 +22,25 @@ ContainerContext context_from_spec(const Json& spec, const std::string& id, cons
       }
     }
   }
-  // containerd's CRI plugin (reference/runtime-plumbing.md §4).
-  c.container_type = annotation(c, "io.kubernetes.cri.container-type");
-  if (!c.container_type.empty()) {
-    c.engine = "containerd-cri";
-    c.k8s_namespace = annotation(c, "io.kubernetes.cri.sandbox-namespace");
-    c.pod_name = annotation(c, "io.kubernetes.cri.sandbox-name");
-    c.sandbox_id = annotation(c, "io.kubernetes.cri.sandbox-id");
-    c.container_name = annotation(c, "io.kubernetes.cri.container-name");
-    c.image = annotation(c, "io.kubernetes.cri.image-name");
+  // Annotations are only as trustworthy as whoever set them. containerd's CRI plugin sets the
+  // io.kubernetes.cri.* keys itself, after any pod annotations, so they are believed for
+  // containers containerd started: its shim's bundles live under .../io.containerd.runtime.v2.task/.
+  // Anywhere else (podman --annotation, CRI-O copying pod annotations) they are ignored, so an
+  // override matching containerType/namespace/image cannot be reached by writing them.
+  bool containerd = trust == CriAnnotations::kTrusted || runtime_root.rfind("/run/containerd/", 0) == 0 ||
+                    bundle.find("/io.containerd.runtime.v2.task/") != std::string::npos;
+  if (containerd) {
+    c.container_type = annotation(c, "io.kubernetes.cri.container-type");
+    c.engine = c.container_type.empty() ? "containerd" : "containerd-cri";
+    if (!c.container_type.empty()) {
+      c.k8s_namespace = annotation(c, "io.kubernetes.cri.sandbox-namespace");
+      c.pod_name = annotation(c, "io.kubernetes.cri.sandbox-name");
+      c.sandbox_id = annotation(c, "io.kubernetes.cri.sandbox-id");
+      c.container_name = annotation(c, "io.kubernetes.cri.container-name");
+      c.image = annotation(c, "io.kubernetes.cri.image-name");
+    }
+  } else if (annotation(c, "io.container.manager") == "libpod") {
+    c.engine = "podman";
   } else if (c.annotations.count("io.kubernetes.cri-o.ContainerType")) {
     c.engine = "cri-o";
     c.container_type = annotation(c, "io.kubernetes.cri-o.ContainerType");
@@ -39,10 +49,6 @@ ContainerContext context_from_spec(const Json& spec, const std::string& id, cons
     c.sandbox_id = annotation(c, "io.kubernetes.cri-o.SandboxID");
     c.container_name = annotation(c, "io.kubernetes.container.name");
     c.image = annotation(c, "io.kubernetes.cri-o.Image");
-  } else if (annotation(c, "io.container.manager") == "libpod") {
-    c.engine = "podman";
-  } else if (runtime_root.rfind("/run/containerd/", 0) == 0 || bundle.find("/io.containerd.runtime.v2.task/") != std::string::npos) {
-    c.engine = "containerd";
   } else {
     c.engine = "unknown";
   }

@@ -248,7 +248,8 @@ TEST_F(HookCheckFiles, BadInputRefusesClosed) {
       {R"({"id": "../x", "bundle": "/b"})", "../x"},
       {R"({"id": "c1", "bundle": "relative"})", "is not absolute"},
       {state("running"), "createRuntime or prestart"},
-      {Json{{"id", "c1"}, {"bundle", dir_ + "/nowhere"}}.dump(), dir_ + "/nowhere/config.json"},
+      {Json{{"id", "c1"}, {"bundle", dir_ + "/nowhere"}, {"status", "creating"}}.dump(), dir_ + "/nowhere/config.json"},
+      {Json{{"id", "c1"}, {"bundle", bundle_}}.dump(), "status is missing"},
   };
   for (const auto& c : cases) {
     HookCheckResult r = check(c.state);
@@ -256,6 +257,16 @@ TEST_F(HookCheckFiles, BadInputRefusesClosed) {
     EXPECT_EQ(r.message.rfind("runguard: ", 0), 0u) << r.message;
     EXPECT_NE(r.message.find(c.needle), std::string::npos) << c.state << " -> " << r.message;
   }
+}
+
+// crun reports "created" to createRuntime and prestart hooks (runc: "creating"); both stages run
+// before the container's process, so the hook must accept both (review finding: it refused every
+// container under crun, even with an audit-only policy).
+TEST_F(HookCheckFiles, CrunStateIsAccepted) {
+  write_spec(compliant_spec());
+  Json crun_state = {{"id", "ctr1"}, {"bundle", bundle_}, {"status", "created"}, {"root", "/run/crun"}};
+  HookCheckResult r = check(crun_state.dump());
+  EXPECT_EQ(r.exit_code, 0) << r.message;
 }
 
 TEST_F(HookCheckFiles, InvalidSpecRefusesClosed) {

@@ -468,3 +468,26 @@ TEST(Validate, NullMembersDoNotThrowDuringEvaluation) {
 }
 
 }  // namespace
+
+namespace {
+
+// Review finding: io.kubernetes.cri.* annotations are containerd's only when containerd started
+// the container; written by `podman --annotation` they must not select an override.
+TEST(ContextTrust, CriAnnotationsCountOnlyForContainerdBundles) {
+  Json spec = parse(R"({"annotations":{"io.kubernetes.cri.container-type":"container",
+                         "io.kubernetes.cri.sandbox-namespace":"kube-system","io.container.manager":"libpod"}})");
+  auto podman = runguard::policy::context_from_spec(spec, "c", "/var/lib/containers/storage/overlay-containers/c/userdata", "");
+  EXPECT_EQ(podman.engine, "podman");
+  EXPECT_EQ(podman.k8s_namespace, "");
+  EXPECT_EQ(podman.container_type, "");
+  auto unknown = runguard::policy::context_from_spec(spec, "c", "/tmp/bundle", "/run/runc");
+  EXPECT_EQ(unknown.k8s_namespace, "");
+  auto containerd = runguard::policy::context_from_spec(
+      spec, "c", "/run/containerd/io.containerd.runtime.v2.task/k8s.io/c", "/run/containerd/runc/k8s.io");
+  EXPECT_EQ(containerd.engine, "containerd-cri");
+  EXPECT_EQ(containerd.k8s_namespace, "kube-system");
+  auto offline = runguard::policy::context_from_spec(spec, "c", "/tmp/b", "", runguard::policy::CriAnnotations::kTrusted);
+  EXPECT_EQ(offline.k8s_namespace, "kube-system");
+}
+
+}  // namespace

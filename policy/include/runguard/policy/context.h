@@ -30,10 +30,16 @@ struct ContainerContext {
   std::map<std::string, std::string> resolved_sources;   // mounts[].source -> realpath
 };
 
+// Whether the io.kubernetes.cri.* annotations describe the container: kDetect believes them only
+// for containers containerd's shim started (their bundle is under io.containerd.runtime.v2.task/,
+// or runc's root under /run/containerd/), where containerd's CRI plugin wrote them; kTrusted is
+// for offline checks of a spec the user vouches for (runguardctl check).
+enum class CriAnnotations { kDetect, kTrusted };
+
 // Reads annotations and the engine's identity from a config.json into a context. Pure; wrong
 // types in annotations are ignored here (the spec validator reports them).
 ContainerContext context_from_spec(const Json& spec, const std::string& id, const std::string& bundle,
-                                   const std::string& runtime_root);
+                                   const std::string& runtime_root, CriAnnotations trust = CriAnnotations::kDetect);
 
 Json context_to_json(const ContainerContext& ctx);
 ContainerContext context_from_json(const Json& j);
