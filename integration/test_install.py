@@ -51,6 +51,24 @@ class InstallTest(unittest.TestCase):
             self.assertEqual(f.read(), mine)
 
 
+class ShippedPolicyTest(unittest.TestCase):
+    """The policy in deploy/kubernetes/policy-configmap.yaml must load, or the installer would
+    refuse it on every node."""
+
+    def test_configmap_policy_is_valid(self):
+        with open(os.path.join(SOURCE, "deploy", "kubernetes", "policy-configmap.yaml")) as f:
+            text = f.read()
+        block = text.split("policy.yaml: |\n", 1)[1]
+        policy = "\n".join(l[4:] if l.startswith("    ") else l for l in block.splitlines()) + "\n"
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
+            f.write(policy)
+            f.flush()
+            v = subprocess.run([os.path.join(RUNGUARD_BIN, "runguardctl"), "validate", f.name],
+                               capture_output=True, text=True, timeout=30)
+        self.assertEqual(v.returncode, 0, v.stderr)
+        self.assertIn("2 overrides", v.stdout)
+
+
 class NodeInstallerTest(unittest.TestCase):
     """deploy/installer/install-node.sh, as the DaemonSet runs it, against temporary host dirs."""
 
