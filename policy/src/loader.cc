@@ -379,6 +379,12 @@ RuntimeSettings peek_runtime_settings(std::string_view yaml) {
   // The common shapes are read by a line scanner (yaml-cpp costs ~0.5 ms here, a third of
   // runguard's whole pass-through overhead); anything it is unsure of goes to yaml-cpp.
   if (auto quick = internal::scan_runtime_settings(yaml)) return *quick;
+  return internal::yaml_runtime_settings(yaml);
+}
+
+namespace internal {
+
+RuntimeSettings yaml_runtime_settings(std::string_view yaml) {
   RuntimeSettings s;
   try {
     YAML::Node root = YAML::Load(std::string(yaml));
@@ -392,5 +398,7 @@ RuntimeSettings peek_runtime_settings(std::string_view yaml) {
   }
   return s;
 }
+
+}  // namespace internal
 
 }  // namespace runguard::policy

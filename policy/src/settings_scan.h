@@ -14,4 +14,8 @@ namespace runguard::policy::internal {
 // documents, multi-line flow or block scalars, tabs): the caller then asks yaml-cpp.
 std::optional<RuntimeSettings> scan_runtime_settings(std::string_view yaml);
 
+// The same two keys read by yaml-cpp: the fallback, and the reference the scanner is tested
+// against. A broken document gives the defaults.
+RuntimeSettings yaml_runtime_settings(std::string_view yaml);
+
 }  // namespace runguard::policy::internal

@@ -3,6 +3,8 @@
 // shipped presets.
 
 #include <gtest/gtest.h>
+
+#include "../../policy/src/settings_scan.h"
 #include <yaml-cpp/yaml.h>
 
 #include <string>
@@ -228,20 +230,6 @@ TEST(PolicyLoader, TooManyOverrides) {
 
 // ---- peek_runtime_settings --------------------------------------------------------------------
 
-// What yaml-cpp makes of the two keys: the reference peek_runtime_settings must agree with.
-runguard::policy::RuntimeSettings reference_settings(const std::string& yaml) {
-  runguard::policy::RuntimeSettings s;
-  try {
-    YAML::Node root = YAML::Load(yaml);
-    if (!root.IsMap()) return s;
-    if (auto rt = root["runtime"]; rt && rt.IsMap()) {
-      if (auto p = rt["path"]; p && p.IsScalar()) s.runtime_path = p.Scalar();
-    }
-    if (auto d = root["stateDir"]; d && d.IsScalar() && !d.Scalar().empty() && d.Scalar()[0] == '/') s.state_dir = d.Scalar();
-  } catch (const YAML::Exception&) {
-  }
-  return s;
-}
 
 struct PeekCase {
   const char* name;
@@ -255,7 +243,7 @@ class PeekRuntimeSettingsTest : public ::testing::TestWithParam<PeekCase> {};
 
 TEST_P(PeekRuntimeSettingsTest, AgreesWithYamlCpp) {
   const PeekCase& c = GetParam();
-  auto ref = reference_settings(c.yaml);
+  auto ref = runguard::policy::internal::yaml_runtime_settings(c.yaml);
   ASSERT_EQ(ref.runtime_path, c.runtime_path) << "test expectation disagrees with yaml-cpp";
   ASSERT_EQ(ref.state_dir, c.state_dir) << "test expectation disagrees with yaml-cpp";
   auto got = runguard::policy::peek_runtime_settings(c.yaml);

@@ -1,6 +1,5 @@
 // The pass-through line scanner must agree with yaml-cpp whenever it answers at all.
 #include <gtest/gtest.h>
-#include <yaml-cpp/yaml.h>
 
 #include "../../policy/src/settings_scan.h"
 #include "runguard/policy/loader.h"
@@ -8,14 +7,6 @@
 namespace runguard::policy {
 namespace {
 
-RuntimeSettings by_yaml_cpp(const std::string& text) {
-  RuntimeSettings s;
-  YAML::Node root = YAML::Load(text);
-  if (!root.IsMap()) return s;
-  if (auto rt = root["runtime"]; rt && rt.IsMap() && rt["path"]) s.runtime_path = rt["path"].Scalar();
-  if (auto d = root["stateDir"]; d && d.IsScalar() && !d.Scalar().empty() && d.Scalar()[0] == '/') s.state_dir = d.Scalar();
-  return s;
-}
 
 TEST(SettingsScan, AgreesWithYamlCppOnCommonForms) {
   const std::vector<std::string> docs = {
@@ -32,7 +23,7 @@ TEST(SettingsScan, AgreesWithYamlCppOnCommonForms) {
   for (const auto& doc : docs) {
     auto quick = internal::scan_runtime_settings(doc);
     ASSERT_TRUE(quick.has_value()) << doc;
-    RuntimeSettings full = by_yaml_cpp(doc);
+    RuntimeSettings full = internal::yaml_runtime_settings(doc);
     EXPECT_EQ(quick->runtime_path, full.runtime_path) << doc;
     EXPECT_EQ(quick->state_dir, full.state_dir) << doc;
     EXPECT_EQ(peek_runtime_settings(doc).runtime_path, full.runtime_path) << doc;
