@@ -577,6 +577,16 @@ class PassthroughTest(RunguardTestCase):
         self.assertEqual(p.returncode, 0, p.stderr + self.b.log_text())
         self.assertEqual((self.memory_limit(cid), self.pids_max(cid)), (512 << 20, "300"))
 
+    # memory+swap beyond the memory maximum (or -1, unlimited) would be swap no limit bounds.
+    def test_update_memory_swap_clamped(self):
+        record = self.fake_runtime()
+        p = self.runguard(["update", "--memory-swap", "-1", "ctr"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(record()[0], ["update", "--memory-swap", str(8 << 30), "ctr"])
+        p = self.runguard(["update", "--memory", "1g", "--memory-swap=100g", "ctr"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(record()[0], ["update", "--memory", str(1 << 30), "--memory-swap=%d" % (8 << 30), "ctr"])
+
     # runc >= 1.2 update flags take values and are not runguard's to change; their values must
     # not be taken for the container id (which selects the override below).
     def test_update_cpu_idle_burst_pass_through(self):

@@ -43,17 +43,20 @@ Status harden_resources_document(const policy::Policy& p, const policy::Containe
 }
 
 // Individual flags: build the document they describe, clamp it, write the values back. Other
-// flags (--cpu-*, --cpuset-*, --memory-swap ...) pass through untouched.
+// flags (--cpu-*, --cpuset-*, ...) pass through untouched.
 Status harden_resource_flags(const policy::Policy& p, const policy::ContainerContext& ctx, const RuncArgs& args,
                              std::vector<std::string>& argv) {
   Json doc = Json::object();
   const FlagUse* mem = last_use(args, "memory");
   if (mem != nullptr && mem->value.empty()) mem = nullptr;  // runc: --memory "" leaves the limit alone
+  const FlagUse* swap = last_use(args, "memory-swap");
+  if (swap != nullptr && swap->value.empty()) swap = nullptr;
   const FlagUse* pids = last_use(args, "pids-limit");
-  if (mem != nullptr) {
-    auto bytes = internal::ram_in_bytes(mem->value);
-    if (!bytes.is_ok()) return std::move(bytes).take_status().with_context("update --memory \"" + mem->value + "\"");
-    doc["memory"]["limit"] = *bytes;
+  for (const FlagUse* f : {mem, swap}) {
+    if (f == nullptr) continue;
+    auto bytes = internal::ram_in_bytes(f->value);
+    if (!bytes.is_ok()) return std::move(bytes).take_status().with_context("update --" + f->name + " \"" + f->value + "\"");
+    doc["memory"][f == mem ? "limit" : "swap"] = *bytes;
   }
   if (pids != nullptr) {
     std::optional<int64_t> limit = internal::parse_go_int(pids->value);
@@ -64,6 +67,7 @@ Status harden_resource_flags(const policy::Policy& p, const policy::ContainerCon
   if (!d.allowed) return denied(p, ctx.id, d);
   // Written back even when unchanged: runc then applies exactly the value judged here.
   if (mem != nullptr) internal::replace_flag_value(argv, *mem, std::to_string(d.result["memory"]["limit"].get<int64_t>()));
+  if (swap != nullptr) internal::replace_flag_value(argv, *swap, std::to_string(d.result["memory"]["swap"].get<int64_t>()));
   if (pids != nullptr) internal::replace_flag_value(argv, *pids, std::to_string(d.result["pids"]["limit"].get<int64_t>()));
   return Status::ok();
 }

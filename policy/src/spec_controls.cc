@@ -54,6 +54,23 @@ void fix_memory_companions(Eval& e, const std::string& base) {
   }
 }
 
+// memory.swap is memory+swap: unlimited (-1) or above the memory maximum it lets a container use
+// swap no limit bounds. Clamped to the memory maximum (runc also needs swap >= limit, which a
+// limit within the maximum satisfies). Checked whether or not runguard set the limit, so an
+// `update --memory-swap -1` cannot lift it either.
+void check_swap(const ResourcesControl& c, Eval& e, const std::string& base) {
+  const Json* swap = at(e.doc(), base + "/memory/swap");
+  if (swap == nullptr || !swap->is_number_integer() || !c.memory.max) return;
+  int64_t s = swap->get<int64_t>();
+  if (s == 0 || (s > 0 && s <= *c.memory.max)) return;
+  std::string what = s < 0 ? "unlimited" : format_byte_size(s);
+  if (e.violation("resources", "RG-RES-001", Severity::kMedium, c.action,
+                  "memory+swap limit " + what + " exceeds the memory maximum " + format_byte_size(*c.memory.max),
+                  base + "/memory/swap")) {
+    e.set(base + "/memory/swap", *c.memory.max);
+  }
+}
+
 // On cgroup v2 runc writes linux.resources.unified after the typed limits, in create and update:
 // these keys would undo the limits this control sets.
 void check_unified(const ResourcesControl& c, Eval& e, const std::string& base) {
@@ -89,6 +106,7 @@ void check_resources(const ResourcesControl& c, Eval& e) {
   if (check_limit(c, e, "RG-RES-001", "memory limit", "/linux/resources/memory/limit", c.memory, true, false)) {
     fix_memory_companions(e, "/linux/resources");
   }
+  check_swap(c, e, "/linux/resources");
   (void)check_limit(c, e, "RG-RES-003", "pids limit", "/linux/resources/pids/limit", c.pids, false, false);
   check_unified(c, e, "/linux/resources");
   if (c.cpu_default_shares) {
@@ -108,6 +126,7 @@ void check_resources(const ResourcesControl& c, Eval& e) {
 void check_update_resources(const ResourcesControl& c, Eval& e) {
   if (c.action == Action::kOff) return;
   if (check_limit(c, e, "RG-RES-001", "memory limit", "/memory/limit", c.memory, true, true)) fix_memory_companions(e, "");
+  check_swap(c, e, "");
   (void)check_limit(c, e, "RG-RES-003", "pids limit", "/pids/limit", c.pids, false, true);
   check_unified(c, e, "");
 }

@@ -81,3 +81,24 @@ TEST(Unified, KeysThatOverrideTheLimitsAreRemovedOrRefused) {
 
 }  // namespace
 }  // namespace runguard::policy
+
+namespace runguard::policy {
+namespace {
+
+TEST(Swap, UnlimitedOrAboveTheMaximumIsClamped) {
+  Policy p = *default_policy();
+  p.controls.host_namespaces.action = Action::kOff;
+  Decision u = evaluate_update(p, *parse_json(R"({"memory":{"swap":-1}})", "u"), {});
+  EXPECT_EQ(u.result["memory"]["swap"], 8LL << 30);
+  u = evaluate_update(p, *parse_json(R"({"memory":{"limit":1073741824,"swap":107374182400}})", "u"), {});
+  EXPECT_EQ(u.result["memory"]["swap"], 8LL << 30);
+  u = evaluate_update(p, *parse_json(R"({"memory":{"swap":0}})", "u"), {});
+  EXPECT_EQ(u.result["memory"]["swap"], 0);
+  Decision s = evaluate_spec(p, *parse_json(R"({"linux":{"resources":{"memory":{"limit":1073741824,"swap":-1}}}})", "s"), {});
+  EXPECT_EQ(s.result["linux"]["resources"]["memory"]["swap"], 8LL << 30);
+  p.controls.resources.action = Action::kDeny;
+  EXPECT_FALSE(evaluate_update(p, *parse_json(R"({"memory":{"swap":-1}})", "u"), {}).allowed);
+}
+
+}  // namespace
+}  // namespace runguard::policy
