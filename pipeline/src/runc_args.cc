@@ -14,7 +14,7 @@ struct FlagSpec {
   std::map<std::string, std::string> aliases;  // short -> long
   // The command's boolean flags, for the commands whose every flag runguard must understand
   // (create, run, exec, update): any other flag there is reported as unknown.
-  std::optional<std::set<std::string>> boolean;
+  std::optional<std::set<std::string>> boolean = std::nullopt;
 };
 
 const std::set<std::string> kGlobalValueFlags = {"log", "log-format", "root", "criu", "rootless"};
