@@ -18,7 +18,6 @@
 namespace runguard::pipeline {
 namespace {
 
-using internal::report_failure;
 
 Status denied(const policy::Policy& p, const policy::ContainerContext& ctx, const policy::Decision& d) {
   return Status(Code::kDenied, "exec in container " + ctx.id + " denied by policy " + p.source + ": " + d.denial_summary());
@@ -147,23 +146,13 @@ Status harden_exec_flags(const policy::Policy& p, const policy::ContainerContext
 }  // namespace
 
 int cmd_exec(const RuncArgs& args) {
-  RuncLog log = internal::log_for(args);
-  auto policy = load_policy(config_source());
-  if (!policy.is_ok()) return report_failure(log, policy.status());
-  auto runtime = internal::runtime_for(*policy);
-  if (!runtime.is_ok()) return report_failure(log, runtime.status());
-  std::string id = args.id();
-  if (Status s = check_container_id(id); !s.is_ok()) return internal::exec_runtime(log, *runtime, args.argv);  // runc reports usage
-  policy::ContainerContext ctx = internal::stored_context(policy->state_dir, id);
-
-  std::vector<std::string> argv = args.argv;
-  std::vector<const FlagUse*> process = args.all("process");
-  // runc: an empty --process means "build the process from the flags".
-  Status s = !process.empty() && !process.back()->value.empty()
-                 ? harden_process_document(*policy, ctx, *process.back(), argv)
-                 : harden_exec_flags(*policy, ctx, args, argv);
-  if (!s.is_ok()) return report_failure(log, s);
-  return internal::exec_runtime(log, *runtime, argv);
+  return internal::run_hardened(args, [&](const policy::Policy& p, const policy::ContainerContext& ctx,
+                                          std::vector<std::string>& argv) {
+    std::vector<const FlagUse*> process = args.all("process");
+    // runc: an empty --process means "build the process from the flags".
+    return !process.empty() && !process.back()->value.empty() ? harden_process_document(p, ctx, *process.back(), argv)
+                                                              : harden_exec_flags(p, ctx, args, argv);
+  });
 }
 
 }  // namespace runguard::pipeline

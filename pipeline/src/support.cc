@@ -36,6 +36,19 @@ Result<std::string> runtime_for(const policy::Policy& p) { return resolve_runtim
 
 std::string container_state_dir(const std::string& state_dir, const std::string& id) { return state_dir + "/" + id; }
 
+int run_hardened(const RuncArgs& args, const Harden& harden) {
+  RuncLog log = log_for(args);
+  auto policy = load_policy(config_source());
+  if (!policy.is_ok()) return report_failure(log, policy.status());
+  auto runtime = runtime_for(*policy);
+  if (!runtime.is_ok()) return report_failure(log, runtime.status());
+  if (!check_container_id(args.id()).is_ok()) return exec_runtime(log, *runtime, args.argv);
+  policy::ContainerContext ctx = stored_context(policy->state_dir, args.id());
+  std::vector<std::string> argv = args.argv;
+  if (Status s = harden(*policy, ctx, argv); !s.is_ok()) return report_failure(log, s);
+  return exec_runtime(log, *runtime, argv);
+}
+
 policy::ContainerContext stored_context(const std::string& state_dir, const std::string& id) {
   policy::ContainerContext ctx;
   ctx.id = id;

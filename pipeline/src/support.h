@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +31,12 @@ Result<std::string> runtime_for(const policy::Policy& p);
 
 // <stateDir>/<id>
 std::string container_state_dir(const std::string& state_dir, const std::string& id);
+
+// The shape of exec and update: load the policy and the runtime, look up the container's stored
+// context, let `harden` rewrite argv, then exec the runtime. An invalid id goes to the runtime
+// unchanged (it reports the usage error); a failure of any step is reported and returns 1.
+using Harden = std::function<Status(const policy::Policy&, const policy::ContainerContext&, std::vector<std::string>& argv)>;
+int run_hardened(const RuncArgs& args, const Harden& harden);
 
 // Reads the context stored at create time, for exec and update; a container created before
 // runguard was installed has none and gets a context with only its id.

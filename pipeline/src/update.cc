@@ -16,7 +16,6 @@
 namespace runguard::pipeline {
 namespace {
 
-using internal::report_failure;
 
 Status denied(const policy::Policy& p, const std::string& id, const policy::Decision& d) {
   return Status(Code::kDenied, "update of container " + id + " denied by policy " + p.source + ": " + d.denial_summary());
@@ -75,21 +74,12 @@ Status harden_resource_flags(const policy::Policy& p, const policy::ContainerCon
 }  // namespace
 
 int cmd_update(const RuncArgs& args) {
-  RuncLog log = internal::log_for(args);
-  auto policy = load_policy(config_source());
-  if (!policy.is_ok()) return report_failure(log, policy.status());
-  auto runtime = internal::runtime_for(*policy);
-  if (!runtime.is_ok()) return report_failure(log, runtime.status());
-  std::string id = args.id();
-  if (!check_container_id(id).is_ok()) return internal::exec_runtime(log, *runtime, args.argv);
-  policy::ContainerContext ctx = internal::stored_context(policy->state_dir, id);
-
-  std::vector<std::string> argv = args.argv;
-  const FlagUse* r = last_use(args, "resources");
-  Status s = r != nullptr && !r->value.empty() ? harden_resources_document(*policy, ctx, *r, argv)
-                                                : harden_resource_flags(*policy, ctx, args, argv);
-  if (!s.is_ok()) return report_failure(log, s);
-  return internal::exec_runtime(log, *runtime, argv);
+  return internal::run_hardened(args, [&](const policy::Policy& p, const policy::ContainerContext& ctx,
+                                          std::vector<std::string>& argv) {
+    const FlagUse* r = last_use(args, "resources");
+    return r != nullptr && !r->value.empty() ? harden_resources_document(p, ctx, *r, argv)
+                                             : harden_resource_flags(p, ctx, args, argv);
+  });
 }
 
 }  // namespace runguard::pipeline
