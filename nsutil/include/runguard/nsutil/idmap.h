@@ -1,0 +1,79 @@
+// Idmapped root filesystems: make an image's files (owned by 0..N on disk) appear owned by a
+// container's host id range, without copying or chowning, for runc 1.1 (which ignores mount
+// idmaps in the spec). Part of nsutil.
+//
+// How: a user namespace holding the container's mappings is created only to name the mapping
+// (open_userns); open_tree(OPEN_TREE_CLONE) + mount_setattr(MOUNT_ATTR_IDMAP) + move_mount put an
+// idmapped clone where the rootfs was.
+//   - plain directory: the clone of the directory is mounted over itself;
+//   - overlayfs at the rootfs path (containerd's overlayfs snapshotter, podman's storage): the
+//     overlay itself cannot be idmapped (EINVAL), so each layer is cloned and idmapped into a
+//     scratch directory, a new overlay is mounted from those over the rootfs, and the scratch
+//     mounts are detached (the overlay keeps its own references). upperdir and workdir must be on
+//     one mount, so their common parent is cloned once.
+// Writes through an idmapped mount are stored with the unmapped ids: container root (host id B)
+// writes files owned by 0 on disk, so the layers stay usable by containers without a mapping.
+//
+// Every mount made here is recorded in an IdmappedRootfs (with the kernel's mount id of the mount
+// now at the rootfs path) and undone by undo_idmapped_rootfs, which unmounts only if the mount at
+// the path is still ours: never the engine's own overlay underneath.
+//
+// Thread-safety: functions change the caller's mount namespace; callers serialise per rootfs.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runguard/common/json.h"
+#include "runguard/common/status.h"
+#include "runguard/nsutil/fd.h"
+
+namespace runguard::nsutil {
+
+// One line of uid_map/gid_map: container ids [container_id, +size) are host ids [host_id, +size).
+struct IdMap {
+  uint32_t container_id = 0;
+  uint32_t host_id = 0;
+  uint32_t size = 0;
+  bool operator==(const IdMap&) const = default;
+};
+
+// The host id that `container_id` maps to, or nullopt when it is unmapped.
+std::optional<uint32_t> map_to_host(const std::vector<IdMap>& maps, uint32_t container_id);
+
+// A user namespace fd (O_CLOEXEC) with exactly these uid and gid maps, owned by nobody else: the
+// helper process that created it has exited when this returns.
+Result<UniqueFd> open_userns(const std::vector<IdMap>& uids, const std::vector<IdMap>& gids);
+
+struct IdmappedRootfs {
+  std::string target;          // the rootfs path (absolute, resolved)
+  std::string kind;            // "bind" (plain directory) | "overlay" | "copy" (chown fallback)
+  uint64_t mount_id = 0;       // statx mount id of our mount at target (unique id where the kernel has it)
+  std::string copy_dir;        // kind "copy": the private copy to remove
+};
+Json idmapped_rootfs_to_json(const IdmappedRootfs& r);
+Result<IdmappedRootfs> idmapped_rootfs_from_json(const Json& j);
+
+struct IdmapOptions {
+  // Where layer clones are mounted while the new overlay is built (created and emptied here);
+  // short paths keep overlay's option string under a page.
+  std::string scratch_dir;
+  // When the filesystem cannot be idmapped: false = error naming the filesystem type; true = for a
+  // plain directory, copy it to `copy_dir` with every uid/gid shifted by the mapping and mount the
+  // copy over the rootfs (kind "copy"). An overlay rootfs never falls back.
+  bool chown_fallback = false;
+  std::string copy_dir;
+};
+
+// Idmaps the rootfs at `rootfs` (absolute) with the container's mappings. On error nothing is
+// left mounted and nothing is copied.
+Result<IdmappedRootfs> idmap_rootfs(const std::string& rootfs, const std::vector<IdMap>& uids,
+                                    const std::vector<IdMap>& gids, const IdmapOptions& opts);
+
+// Unmounts what idmap_rootfs mounted (only if the mount at target still has our mount id) and
+// removes a fallback copy. Idempotent: already undone is success.
+Status undo_idmapped_rootfs(const IdmappedRootfs& r);
+
+}  // namespace runguard::nsutil

@@ -1,0 +1,1 @@
+#include "runguard/nsutil/idmap.h"
