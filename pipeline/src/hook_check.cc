@@ -69,6 +69,15 @@ std::string rlimit_remedy(const Finding& f, const Controls& c) {
 std::string remedy(const Finding& f, const Controls& c) {
   const std::string uid = std::to_string(c.user.uid), gid = std::to_string(c.user.gid);
   const std::string& id = f.id;
+  if (id == "RG-USERNS-001") {
+    return "run the container in a user namespace of its own (/linux/namespaces type user, with /linux/uidMappings "
+           "and gidMappings to a host range at or above " + std::to_string(c.user_namespace.min_host_id) +
+           "): podman run --userns=auto, Kubernetes hostUsers: false";
+  }
+  if (id == "RG-USERNS-002") {
+    return "map the user namespace to host ids at or above " + std::to_string(c.user_namespace.min_host_id) +
+           ": podman run --userns=auto with /etc/subuid ranges there";
+  }
   if (id == "RG-USER-001") {
     return "set /process/user/uid to a non-root uid such as " + uid + ": podman run --user " + uid + ":" + gid +
            ", Kubernetes securityContext.runAsUser: " + uid;

@@ -4,6 +4,8 @@ namespace runguard::policy {
 
 const std::vector<ControlInfo>& control_catalog() {
   static const std::vector<ControlInfo> kCatalog = {
+      {"userNamespace", "RG-USERNS-001", "containers run in a user namespace of their own, on a private host id range",
+       {"5.31"}, {}},
       {"user", "RG-USER-001", "containers do not run as root",
        {"4.1", "5.24"}, {"restricted: Running as Non-root", "restricted: Running as Non-root user"}},
       {"capabilities", "RG-CAPS-001", "capabilities are limited to an allow list",

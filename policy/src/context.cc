@@ -67,6 +67,7 @@ Json context_to_json(const ContainerContext& c) {
             {"image", c.image}};
   j["annotations"] = Json::object();
   for (const auto& [k, v] : c.annotations) j["annotations"][k] = v;
+  if (c.userns) j["userNamespace"] = {{"hostId", c.userns->host_id}, {"size", c.userns->size}, {"fixed", c.userns->fixed}};
   return j;
 }
 
@@ -87,6 +88,11 @@ ContainerContext context_from_json(const Json& j) {
     for (const auto& [k, v] : j["annotations"].items()) {
       if (v.is_string()) c.annotations[k] = v.get<std::string>();
     }
+  }
+  if (auto it = j.find("userNamespace"); it != j.end() && it->is_object()) {
+    const Json& u = *it;
+    auto num = [&](const char* k) { return u.contains(k) && u[k].is_number_unsigned() ? u[k].get<uint32_t>() : 0u; };
+    c.userns = ContainerContext::UsernsRange{num("hostId"), num("size"), u.contains("fixed") && u["fixed"] == true};
   }
   return c;
 }

@@ -49,13 +49,14 @@ Decision evaluate_spec(const Policy& p, Json spec, const ContainerContext& ctx) 
   return run(p, std::move(spec), ctx, [](const Controls& c, internal::Eval& e) {
     // Order matters only for readability of the record: who runs, with what, then the container.
     internal::check_privileged(c.privileged, e);
+    internal::check_host_namespaces(c.host_namespaces, e);
+    internal::check_user_namespace(c.user_namespace, e);  // before user: root may be allowed inside it
     internal::check_user(c.user, e, "/process");
     internal::check_capabilities(c.capabilities, e, "/process");
     internal::check_no_new_privileges(c.no_new_privileges, e, "/process");
     internal::check_secrets_in_env(c.secrets_in_env, e, "/process");
     internal::check_seccomp(c.seccomp, e);
     internal::check_resources(c.resources, e);
-    internal::check_host_namespaces(c.host_namespaces, e);
     internal::check_sensitive_mounts(c.sensitive_mounts, e);
     internal::check_readonly_rootfs(c.readonly_rootfs, e);
   });

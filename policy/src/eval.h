@@ -59,7 +59,12 @@ void check_no_new_privileges(const SimpleControl& c, Eval& e, const std::string&
 void check_secrets_in_env(const SimpleControl& c, Eval& e, const std::string& proc);
 void check_rlimits(const ResourcesControl& c, Eval& e, const std::string& proc);
 
+// Whether the process runs in a user namespace of the container's own in which root is not the
+// host's root: from the spec's mappings, or for an exec process ("" pointer) from the context.
+bool runs_in_user_namespace(Eval& e, const std::string& proc);
+
 // Spec-level controls.
+void check_user_namespace(const UserNamespaceControl& c, Eval& e);
 void check_seccomp(const SeccompControl& c, Eval& e);
 void check_resources(const ResourcesControl& c, Eval& e);
 void check_host_namespaces(const SimpleControl& c, Eval& e);

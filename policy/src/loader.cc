@@ -93,6 +93,11 @@ class Loader {
     return v;
   }
 
+  Result<bool> boolean(const YAML::Node& n, const std::string& key) const {
+    RG_ASSIGN_OR_RETURN(std::string v, one_of(n, key, {"true", "false"}));
+    return v == "true";
+  }
+
   Result<std::string> absolute_path(const YAML::Node& n, const std::string& key) const {
     RG_ASSIGN_OR_RETURN(std::string v, scalar(n, key));
     if (v.empty() || v.front() != '/') return error(n, key, "\"" + v + "\" must be an absolute path");
@@ -139,6 +144,7 @@ class Loader {
       const YAML::Node& v = kv.second;
       if (!v.IsMap()) return error(v, k, "expected a mapping such as { action: enforce }");
       if (name == "user") RG_RETURN_IF_ERROR(user(v, k, c.user));
+      else if (name == "userNamespace") RG_RETURN_IF_ERROR(user_namespace(v, k, c.user_namespace));
       else if (name == "capabilities") RG_RETURN_IF_ERROR(capabilities(v, k, c.capabilities));
       else if (name == "noNewPrivileges") RG_RETURN_IF_ERROR(simple(v, k, c.no_new_privileges, true));
       else if (name == "seccomp") RG_RETURN_IF_ERROR(seccomp(v, k, c.seccomp));
@@ -148,6 +154,13 @@ class Loader {
       else if (name == "sensitiveMounts") RG_RETURN_IF_ERROR(sensitive_mounts(v, k, c.sensitive_mounts));
       else if (name == "readonlyRootfs") RG_RETURN_IF_ERROR(simple(v, k, c.readonly_rootfs, true));
       else if (name == "secretsInEnv") RG_RETURN_IF_ERROR(simple(v, k, c.secrets_in_env, true));
+    }
+    // The uid the user control enforces must exist inside the namespace's range.
+    const UserNamespaceControl& u = c.user_namespace;
+    if (u.action != Action::kOff && c.user.action != Action::kOff && std::max(c.user.uid, c.user.gid) >= u.range_size) {
+      return error(n, key, "user.uid/gid " + std::to_string(std::max(c.user.uid, c.user.gid)) + " is outside userNamespace.rangeSize " +
+                               std::to_string(u.range_size) + " (container ids 0-" + std::to_string(u.range_size - 1) +
+                               "); raise rangeSize or lower the uid");
     }
     return Status::ok();
   }
@@ -159,8 +172,9 @@ class Loader {
   }
 
   Status user(const YAML::Node& n, const std::string& key, UserControl& c) const {
-    RG_RETURN_IF_ERROR(check_keys(n, key, {"action", "uid", "gid"}));
+    RG_RETURN_IF_ERROR(check_keys(n, key, {"action", "uid", "gid", "allowRootInUserNamespace"}));
     if (auto a = n["action"]) { RG_ASSIGN_OR_RETURN(c.action, action(a, key + ".action", true)); }
+    if (auto r = n["allowRootInUserNamespace"]) { RG_ASSIGN_OR_RETURN(c.allow_root_in_user_namespace, boolean(r, key + ".allowRootInUserNamespace")); }
     if (auto u = n["uid"]) {
       RG_ASSIGN_OR_RETURN(int64_t uid, integer(u, key + ".uid", 1, UINT32_MAX - 1));
       c.uid = static_cast<uint32_t>(uid);
@@ -168,6 +182,33 @@ class Loader {
     if (auto g = n["gid"]) {
       RG_ASSIGN_OR_RETURN(int64_t gid, integer(g, key + ".gid", 1, UINT32_MAX - 1));
       c.gid = static_cast<uint32_t>(gid);
+    }
+    return Status::ok();
+  }
+
+  Status user_namespace(const YAML::Node& n, const std::string& key, UserNamespaceControl& c) const {
+    RG_RETURN_IF_ERROR(check_keys(n, key, {"action", "rangeSize", "firstHostId", "count", "minHostId", "fallback"}));
+    if (auto a = n["action"]) { RG_ASSIGN_OR_RETURN(c.action, action(a, key + ".action", true)); }
+    struct Field { const char* name; uint32_t* out; int64_t min; };
+    for (const Field& f : {Field{"rangeSize", &c.range_size, 1}, Field{"firstHostId", &c.first_host_id, 1},
+                           Field{"count", &c.count, 1}, Field{"minHostId", &c.min_host_id, 1}}) {
+      if (auto v = n[f.name]) {
+        RG_ASSIGN_OR_RETURN(int64_t x, integer(v, key + "." + f.name, f.min, UINT32_MAX - 1));
+        *f.out = static_cast<uint32_t>(x);
+      }
+    }
+    if (auto f = n["fallback"]) {
+      RG_ASSIGN_OR_RETURN(std::string v, one_of(f, key + ".fallback", {"none", "chown"}));
+      c.fallback = v == "chown" ? UserNamespaceControl::Fallback::kChown : UserNamespaceControl::Fallback::kNone;
+    }
+    uint64_t end = uint64_t{c.first_host_id} + uint64_t{c.count} * c.range_size;
+    if (end > UINT32_MAX) {
+      return error(n, key, "the pool (" + std::to_string(c.count) + " ranges of " + std::to_string(c.range_size) + " ids from " +
+                               std::to_string(c.first_host_id) + ") runs past the largest host id 4294967294; lower count or firstHostId");
+    }
+    if (c.first_host_id < c.min_host_id) {
+      return error(n, key, "firstHostId " + std::to_string(c.first_host_id) + " is below minHostId " + std::to_string(c.min_host_id) +
+                               ": the pool would hand out the host's own ids");
     }
     return Status::ok();
   }

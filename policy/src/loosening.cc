@@ -41,7 +41,11 @@ void added(std::vector<std::string>& out, const char* what, const std::vector<st
 
 std::vector<std::string> loosenings(const Controls& b, const Controls& c) {
   std::vector<std::string> out;
+  action(out, "userNamespace", b.user_namespace.action, c.user_namespace.action);
+  if (c.user_namespace.min_host_id < b.user_namespace.min_host_id) out.push_back("userNamespace: a lower minHostId");
+  if (c.user_namespace.fallback != b.user_namespace.fallback) out.push_back("userNamespace: another fallback");
   action(out, "user", b.user.action, c.user.action);
+  if (c.user.allow_root_in_user_namespace && !b.user.allow_root_in_user_namespace) out.push_back("user: allows root in a user namespace");
   action(out, "capabilities", b.capabilities.action, c.capabilities.action);
   added(out, "capabilities: allows ", b.capabilities.allow, c.capabilities.allow);
   action(out, "noNewPrivileges", b.no_new_privileges.action, c.no_new_privileges.action);

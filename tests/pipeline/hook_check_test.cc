@@ -41,7 +41,10 @@ Json compliant_spec() {
     "annotations": {"io.container.manager": "libpod"},
     "linux": {
       "resources": {"memory": {"limit": 536870912}, "pids": {"limit": 1024}, "cpu": {"shares": 1024}},
-      "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}],
+      "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"},
+                     {"type": "user"}],
+      "uidMappings": [{"containerID": 0, "hostID": 300000, "size": 65536}],
+      "gidMappings": [{"containerID": 0, "hostID": 300000, "size": 65536}],
       "seccomp": {"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
                   "syscalls": [{"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"}]}
     }

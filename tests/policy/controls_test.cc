@@ -33,6 +33,7 @@ struct ControlCase {
 RG_PRINT_BY_NAME(ControlCase)
 
 void set_user(Controls& c, Action a) { c.user.action = a; }
+void set_userns(Controls& c, Action a) { c.user_namespace.action = a; }
 void set_caps(Controls& c, Action a) { c.capabilities.action = a; }
 void set_nnp(Controls& c, Action a) { c.no_new_privileges.action = a; }
 void set_seccomp(Controls& c, Action a) { c.seccomp.action = a; }
@@ -58,6 +59,12 @@ bool has_own_namespace(const Json& doc, const std::string& type) {
   return false;
 }
 
+// The pool's first range (the default policy's, as an offline check sees it) for uid and gid.
+bool mapped_to_first_range(const Json& doc) {
+  Json map = Json::array({{{"containerID", 0}, {"hostID", 2147483648u}, {"size", 65536}}});
+  return has_own_namespace(doc, "user") && eq(doc, "/linux/uidMappings", map) && eq(doc, "/linux/gidMappings", map);
+}
+
 bool mounts_empty(const Json& doc) {
   auto m = at(doc, "/mounts");
   return m && m->is_array() && m->empty();
@@ -69,6 +76,13 @@ bool seccomp_is_default(const Json& doc) {
 }
 
 const ControlCase kCases[] = {
+    // userNamespace
+    {"userns_absent", "userNamespace", "RG-USERNS-001", R"({"linux":{"namespaces":[{"type":"pid"}]}})", set_userns,
+     mapped_to_first_range},
+    {"userns_no_mappings", "userNamespace", "RG-USERNS-001", R"({"linux":{"namespaces":[{"type":"user"}]}})", set_userns,
+     mapped_to_first_range},
+    {"userns_host_path", "userNamespace", "RG-USERNS-001",
+     R"({"linux":{"namespaces":[{"type":"user","path":"/proc/1/ns/user"}]}})", set_userns, mapped_to_first_range},
     // user
     {"user_uid0", "user", "RG-USER-001", R"({"process":{"user":{"uid":0,"gid":0}}})", set_user,
      [](const Json& r) { return eq(r, "/process/user/uid", 65532) && eq(r, "/process/user/gid", 65532); }},
@@ -249,7 +263,9 @@ TEST(ControlActionCoverage, CompliantSpecHasNoFindings) {
                "rlimits":[{"type":"RLIMIT_NOFILE","hard":1024,"soft":1024}]},
     "root":{"path":"rootfs","readonly":true},
     "mounts":[{"destination":"/data","type":"bind","source":"/srv/data","options":["rbind","ro"]}],
-    "linux":{"namespaces":[{"type":"pid"},{"type":"network"},{"type":"ipc"},{"type":"uts"},{"type":"mount"}],
+    "linux":{"namespaces":[{"type":"pid"},{"type":"network"},{"type":"ipc"},{"type":"uts"},{"type":"mount"},{"type":"user"}],
+             "uidMappings":[{"containerID":0,"hostID":300000,"size":65536}],
+             "gidMappings":[{"containerID":0,"hostID":300000,"size":65536}],
              "resources":{"memory":{"limit":1073741824},"pids":{"limit":100},"cpu":{"shares":256}},
              "seccomp":{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW"}]}}})");
   Decision d = evaluate_spec(p, spec, {});
@@ -272,7 +288,7 @@ TEST(RuncDefaultSpec, ExpectedFindingsUnderDefaultPolicy) {
   // mounts (no binds), env (PATH, TERM), RLIMIT_NOFILE (present, no max).
   std::vector<std::string> ids;
   for (const auto& f : d.findings) ids.push_back(f.id);
-  EXPECT_EQ(ids, (std::vector<std::string>{"RG-USER-001", "RG-CAPS-001", "RG-CAPS-001", "RG-CAPS-001", "RG-CAPS-001",
+  EXPECT_EQ(ids, (std::vector<std::string>{"RG-USERNS-001", "RG-USER-001", "RG-CAPS-001", "RG-CAPS-001", "RG-CAPS-001", "RG-CAPS-001",
                                            "RG-SECCOMP-001", "RG-RES-001", "RG-RES-003", "RG-RES-002"}))
       << describe(d);
   EXPECT_TRUE(d.allowed) << d.denial_summary();
@@ -289,7 +305,9 @@ TEST(RuncDefaultSpec, ExpectedFindingsUnderDefaultPolicy) {
   EXPECT_EQ(r["linux"]["resources"]["devices"], spec["linux"]["resources"]["devices"]);
   EXPECT_EQ(r["process"]["rlimits"], spec["process"]["rlimits"]);
   EXPECT_EQ(r["mounts"], spec["mounts"]);
-  EXPECT_EQ(r["linux"]["namespaces"], spec["linux"]["namespaces"]);
+  Json namespaces = spec["linux"]["namespaces"];
+  namespaces.push_back({{"type", "user"}});
+  EXPECT_EQ(r["linux"]["namespaces"], namespaces);
 }
 
 TEST(RuncDefaultSpec, RootlessSpecIsDeniedForHostNetworkAndSysBind) {

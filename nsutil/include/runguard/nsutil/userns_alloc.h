@@ -71,9 +71,11 @@ struct UsernsClaim {
 
 class UsernsAllocator {
  public:
+  // Called with the file lock held: it must not call back into an allocator on the same dir.
   using Alive = std::function<bool(const UsernsMember&)>;
 
-  // `dir` is created (0700) if missing. Nothing is read until the first call.
+  // Does no I/O: `dir` is created (0700) by the first acquire if missing; release, collect_garbage
+  // and list on a missing `dir` succeed without creating it.
   UsernsAllocator(std::string dir, std::chrono::milliseconds lock_timeout = std::chrono::seconds(10));
 
   // Joins the claim's group if it already has an allocation (a fixed claim must then lie within the

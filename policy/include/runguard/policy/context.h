@@ -6,6 +6,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -24,6 +25,17 @@ struct ContainerContext {
   std::string container_name;
   std::string image;            // reference as the engine named it; "" when unknown
   std::map<std::string, std::string> annotations;
+
+  // The user-namespace range the runtime allocated for this container (its pod's, for a pod
+  // member), set before evaluation; the userNamespace control maps container ids 0..size-1 to
+  // host ids host_id.. with it. Unset (an offline check), the control shows the pool's first
+  // range. `fixed`: the spec brought its own mappings and host_id/size describe the first one.
+  struct UsernsRange {
+    uint32_t host_id = 0;
+    uint32_t size = 0;
+    bool fixed = false;
+  };
+  std::optional<UsernsRange> userns;
 
   // OS facts, filled by the caller (nsutil); absent facts are simply empty.
   std::set<std::string> host_namespace_paths;            // linux.namespaces[].path that are the host's

@@ -40,6 +40,25 @@ struct UserControl {
   Action action = Action::kEnforce;
   uint32_t uid = 65532;
   uint32_t gid = 65532;
+  // uid/gid 0 is allowed when the container has a user namespace of its own (root inside,
+  // an unprivileged host id outside).
+  bool allow_root_in_user_namespace = false;
+};
+
+// Every container gets its own user namespace with a private range of host ids (a Kubernetes pod
+// one range for all its containers), from a pool of `count` ranges of `range_size` ids starting
+// at host id `first_host_id`. Specs that bring their own mappings keep them if they map nothing
+// below `min_host_id` and overlap no other container's range.
+struct UserNamespaceControl {
+  enum class Fallback { kNone, kChown };
+  Action action = Action::kEnforce;
+  uint32_t range_size = 65536;
+  uint32_t first_host_id = 2147483648u;  // 2^31: above login users, subuid ranges and sssd's default
+  uint32_t count = 4096;
+  uint32_t min_host_id = 65536;  // host ids below are the host's own (system and login accounts)
+  // When the rootfs's filesystem cannot be idmapped: kNone refuses the container, kChown gives it
+  // a chowned private copy (plain-directory rootfs only).
+  Fallback fallback = Fallback::kNone;
 };
 
 struct CapabilitiesControl {
@@ -81,6 +100,7 @@ struct SensitiveMountsControl {
 };
 
 struct Controls {
+  UserNamespaceControl user_namespace;
   UserControl user;
   CapabilitiesControl capabilities;
   SimpleControl no_new_privileges{Action::kEnforce};
