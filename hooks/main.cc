@@ -24,6 +24,7 @@
 #include "runguard/nsutil/fs.h"
 #include "runguard/pipeline/config.h"
 #include "runguard/pipeline/hook_check.h"
+#include "runguard/pipeline/release.h"
 #include "runguard/pipeline/runc_args.h"
 
 namespace {
@@ -87,7 +88,7 @@ int poststop(const std::vector<std::string>& args) {
     std::cerr << "runguard-hook poststop: " << s.message() << "\n";
     return 2;
   }
-  if (runguard::Status s = runguard::nsutil::remove_tree(state_dir + "/" + id); !s.is_ok()) {
+  if (runguard::Status s = runguard::pipeline::release_container(state_dir, id); !s.is_ok()) {
     std::cerr << "runguard-hook poststop: " << s.to_string() << "\n";
     return 1;
   }

@@ -305,6 +305,7 @@ class RunguardTestCase(unittest.TestCase):
         os.chmod(self.tmp, 0o755)
         self.runc_root = os.path.join(self.tmp, "runc-root")
         self.state_dir = os.path.join(self.tmp, "state")
+        self.lib_dir = os.path.join(self.tmp, "lib")  # user-namespace allocations
         self.policy_path = os.path.join(self.tmp, "policy.yaml")
         self.write_policy()
 
@@ -313,7 +314,7 @@ class RunguardTestCase(unittest.TestCase):
         """Writes the policy: stateDir, runtime.path, then `controls` (YAML, indented under
         `controls:`) and `extra` top-level YAML. `raw` replaces the whole file."""
         if raw is None:
-            text = "stateDir: %s\nruntime:\n  path: %s\n" % (self.state_dir, RUNC)
+            text = "stateDir: %s\nlibDir: %s\nruntime:\n  path: %s\n" % (self.state_dir, self.lib_dir, RUNC)
             if controls.strip():
                 text += "controls:\n" + "".join("  " + l + "\n" for l in controls.strip("\n").splitlines())
             text += extra

@@ -93,7 +93,7 @@ class ContainerdTest(unittest.TestCase):
     # -- helpers --
     @classmethod
     def _write_policy(cls, controls="", extra=""):
-        text = "stateDir: %s\nruntime:\n  path: %s\n" % (cls.state_dir, RUNC)
+        text = "stateDir: %s\nlibDir: %s-lib\nruntime:\n  path: %s\n" % (cls.state_dir, cls.state_dir, RUNC)
         if controls.strip():
             text += "controls:\n" + "".join("  " + l + "\n" for l in controls.strip("\n").splitlines())
         text += extra

@@ -69,8 +69,10 @@ class ControlsTest(RunguardTestCase):
         self.assertEqual(pr.gids(), [65532] * 4)
         self.assertFinding(cid, "RG-USER-001", pointer="/process/user/uid")
         self.assertEqual(self.b.read_config()["process"]["user"], {"uid": 65532, "gid": 65532})
-        # No user namespace is configured: the kernel ids are the ids above.
-        self.assertEqual([l.split() for l in pr.sections["uid_map"]], [["0", "0", "4294967295"]])
+        # In the user namespace runguard added (the default): 0-65535 inside, a private range outside.
+        (inside, outside, size), = [l.split() for l in pr.sections["uid_map"]]
+        self.assertEqual((inside, size), ("0", "65536"))
+        self.assertGreaterEqual(int(outside), 2147483648)
 
     def test_user_custom_uid(self):
         cid, pr = self.probe("user: {action: enforce, uid: 1234, gid: 4321}")

@@ -347,7 +347,7 @@ class PassthroughTest(RunguardTestCase):
         with open(script, "w") as f:
             f.write(FAKE_RUNC % {"out": out})
         os.chmod(script, 0o755)
-        self.write_policy(raw="stateDir: %s\nruntime:\n  path: %s\n%s" % (self.state_dir, script, extra))
+        self.write_policy(raw="stateDir: %s\nlibDir: %s\nruntime:\n  path: %s\n%s" % (self.state_dir, self.lib_dir, script, extra))
 
         def record():
             with open(out) as f:

@@ -21,6 +21,7 @@ bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 # the host's, and secretsInEnv set to remove credentials instead of refusing the container.
 cat > "$work/policy.yaml" <<POLICY
 stateDir: $work/state
+libDir: $work/lib
 controls:
   secretsInEnv: { action: enforce }
 POLICY

@@ -222,4 +222,18 @@ Result<int> memfd_with_content(const std::string& name, const std::string& conte
   return owner.release();
 }
 
+Result<std::string> first_unsearchable_ancestor(const std::string& path, uint32_t uid, uint32_t gid) {
+  std::vector<std::string> dirs = {"/"};
+  for (size_t pos = path.find('/', 1); pos != std::string::npos && pos + 1 < path.size(); pos = path.find('/', pos + 1)) {
+    dirs.push_back(path.substr(0, pos));
+  }
+  for (const auto& dir : dirs) {
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0) return io_error("stat " + dir, errno);
+    mode_t bit = st.st_uid == uid ? S_IXUSR : st.st_gid == gid ? S_IXGRP : S_IXOTH;
+    if ((st.st_mode & bit) == 0) return dir;
+  }
+  return std::string();
+}
+
 }  // namespace runguard::nsutil

@@ -77,7 +77,7 @@ Status corrupt(const std::string& path, const std::string& field, const std::str
   return Status(Code::kInvalidArgument, path + ": " + field + " " + problem + kRecovery);
 }
 
-std::string join(const std::string& where, const char* key) { return where.empty() ? key : join(where, key); }
+std::string join(const std::string& where, const char* key) { return where.empty() ? key : where + "." + key; }
 
 Result<const Json*> field(const Json& object, const char* key, const std::string& where,
                           const std::string& path) {

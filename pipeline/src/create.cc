@@ -1,13 +1,15 @@
 // create / run / restore: the create path of DESIGN.md.
 //
-//   load policy -> read config.json -> context -> decision -> [denied: report, exit 1, nothing
-//   written] -> decision record -> config.json (atomic) -> execve runtime with the original argv.
+//   load policy -> read config.json -> context -> state dir -> user-namespace range -> decision ->
+//   [denied: undo, report, exit 1] -> idmapped rootfs -> decision record -> config.json (atomic)
+//   -> execve runtime with the original argv.
 //
 // Every side effect before the exec is undone if a later step fails, so a failed create leaves
 // config.json as it was and nothing in stateDir.
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "runguard/nsutil/fs.h"
 #include "runguard/nsutil/process.h"
@@ -15,7 +17,9 @@
 #include "runguard/pipeline/config.h"
 #include "runguard/policy/engine.h"
 #include "host_facts.h"
+#include "runguard/pipeline/release.h"
 #include "support.h"
+#include "userns_setup.h"
 
 namespace runguard::pipeline {
 namespace {
@@ -58,13 +62,31 @@ struct Prepared {
   std::string state_dir;        // <stateDir>/<id>, created by us
   bool state_created = false;
   bool config_written = false;
+  std::optional<internal::UsernsSetup> userns;
 
   // Restores what this create changed, in reverse order.
   void undo() {
     if (config_written) (void)nsutil::write_file_atomic(config_path, original);
+    if (userns) userns->undo();
     if (state_created) (void)nsutil::remove_tree(state_dir);
   }
 };
+
+// <stateDir>/<id>, exclusively: the id is taken while runc knows the container; a directory left
+// by one runc no longer has is released first (its range and mounts too).
+Status claim_state_dir(const RuncArgs& args, const policy::Policy& p, const std::string& id, Prepared& out) {
+  out.state_dir = internal::container_state_dir(p.state_dir, id);
+  if (nsutil::path_exists(out.state_dir)) {
+    std::string runc_state = (args.root.empty() ? std::string("/run/runc") : args.root) + "/" + id + "/state.json";
+    if (nsutil::path_exists(runc_state)) {
+      return invalid("container " + id + " already exists (" + runc_state + "); delete it first or use another id");
+    }
+    RG_RETURN_IF_ERROR(release_container(p.state_dir, id));
+  }
+  RG_RETURN_IF_ERROR(nsutil::make_dirs(out.state_dir, 0700));
+  out.state_created = true;  // from here on the directory is ours to remove on failure
+  return Status::ok();
+}
 
 // The pipeline up to (not including) the exec. Denial is reported with Code::kDenied.
 Status prepare(const RuncArgs& args, const policy::Policy& p, const std::string& runtime, Prepared& out) {
@@ -86,23 +108,15 @@ Status prepare(const RuncArgs& args, const policy::Policy& p, const std::string&
 
   policy::ContainerContext ctx = policy::context_from_spec(spec, id, bundle, args.root);
   internal::add_host_facts(spec, ctx);
+  RG_RETURN_IF_ERROR(claim_state_dir(args, p, id, out));
+  // The user-namespace range is taken before evaluation: the mappings the control writes are it.
+  out.userns.emplace(p, args, out.state_dir);
+  RG_RETURN_IF_ERROR(out.userns->acquire(spec, ctx));
   policy::Decision d = policy::evaluate_spec(p, std::move(spec), ctx);
   if (!d.allowed) {
     return Status(Code::kDenied, "container " + id + " denied by policy " + p.source + ": " + d.denial_summary());
   }
-
-  out.state_dir = internal::container_state_dir(p.state_dir, id);
-  if (nsutil::path_exists(out.state_dir)) {
-    // The id is taken while runc knows the container; leave its state alone (runc would refuse
-    // the duplicate anyway, after we had overwritten the live container's record).
-    std::string runc_state = (args.root.empty() ? std::string("/run/runc") : args.root) + "/" + id + "/state.json";
-    if (nsutil::path_exists(runc_state)) {
-      return invalid("container " + id + " already exists (" + runc_state + "); delete it first or use another id");
-    }
-    RG_RETURN_IF_ERROR(nsutil::remove_tree(out.state_dir));  // left by a container runc no longer has
-  }
-  RG_RETURN_IF_ERROR(nsutil::make_dirs(out.state_dir, 0700));
-  out.state_created = true;  // from here on the directory is ours to remove on failure
+  RG_RETURN_IF_ERROR(out.userns->idmap_rootfs(d.result, ctx));
   std::string record = dump_json(decision_record(args, p, runtime, ctx, d), 2) + "\n";
   RG_RETURN_IF_ERROR(nsutil::write_file_atomic(out.state_dir + "/decision.json", record, 0600));
 

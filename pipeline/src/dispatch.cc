@@ -3,6 +3,7 @@
 #include "runguard/nsutil/process.h"
 #include "runguard/pipeline/commands.h"
 #include "runguard/pipeline/config.h"
+#include "runguard/pipeline/release.h"
 #include "runguard/policy/loader.h"
 #include "support.h"
 
@@ -34,10 +35,9 @@ int cmd_delete(const RuncArgs& args) {
   if (!runtime.is_ok()) return internal::report_failure(log, runtime.status());
   std::string id = args.id();
   if (!check_container_id(id).is_ok()) return internal::exec_runtime(log, *runtime, args.argv);
-  std::string state = internal::container_state_dir(s.state_dir, id);
   auto release = [&] {
     // Removing a missing directory is success: delete is idempotent.
-    if (Status st = nsutil::remove_tree(state); !st.is_ok()) log.write("warning", "runguard: " + st.to_string());
+    if (Status st = release_container(s.state_dir, id); !st.is_ok()) log.write("warning", "runguard: " + st.to_string());
   };
   if (args.flag("force")) {
     // --force stops the container whatever happens: release first, then exec runc's delete.

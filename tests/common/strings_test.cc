@@ -193,3 +193,21 @@ TEST(Strings, CaseAndJoin) {
 
 }  // namespace
 }  // namespace runguard
+
+namespace runguard {
+namespace {
+
+TEST(Split, KeepsEmptyFields) {
+  EXPECT_EQ(split("a::b", ':'), (std::vector<std::string>{"a", "", "b"}));
+  EXPECT_EQ(split("", ':'), (std::vector<std::string>{""}));
+  EXPECT_EQ(split("root:100000:65536\n", '\n'), (std::vector<std::string>{"root:100000:65536", ""}));
+}
+
+TEST(ParseU32, DigitsOnlyInRange) {
+  EXPECT_EQ(parse_u32("0"), 0u);
+  EXPECT_EQ(parse_u32("4294967295"), 4294967295u);
+  for (const char* bad : {"", "4294967296", "-1", "+1", "1e3", " 1", "0x10", "99999999999"}) EXPECT_FALSE(parse_u32(bad)) << bad;
+}
+
+}  // namespace
+}  // namespace runguard

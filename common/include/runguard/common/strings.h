@@ -31,6 +31,10 @@ std::string format_byte_size(int64_t bytes);
 std::string to_upper(std::string_view s);
 std::string to_lower(std::string_view s);
 std::string join(const std::vector<std::string>& items, std::string_view sep);
+// Splits on every `sep`: "a::b" -> {"a", "", "b"}; "" -> {""}.
+std::vector<std::string> split(std::string_view s, char sep);
+// Decimal digits only, 0..4294967295; nullopt for anything else.
+std::optional<uint32_t> parse_u32(std::string_view s);
 
 // Lexically normalises an absolute path: collapses "//", "/./", resolves "/../", strips a trailing
 // slash. Does not touch the filesystem. "" stays "".

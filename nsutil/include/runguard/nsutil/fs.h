@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,12 @@ Result<std::string> real_path(const std::string& path);
 
 // True when `a` and `b` name the same inode (device and inode number equal).
 bool same_file(const std::string& a, const std::string& b);
+
+// The first directory on the way to `path` (each ancestor, not `path` itself) that a process
+// with ids `uid`/`gid` and no capabilities cannot search (owner, group or other x bit, as the
+// kernel picks them), or "" when every one can be. A container's root in a user namespace is
+// such a process for the host's directories: runc resolves the bundle and rootfs paths as it.
+Result<std::string> first_unsearchable_ancestor(const std::string& path, uint32_t uid, uint32_t gid);
 
 // Finds an executable: a path containing '/' is checked as given; a bare name is looked up in
 // $PATH. Candidates that are the running executable itself (/proc/self/exe, by inode) are skipped,

@@ -1,0 +1,109 @@
+#include "runguard/pipeline/release.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "runguard/nsutil/fs.h"
+#include "runguard/nsutil/mountinfo.h"
+#include "runguard/nsutil/userns_alloc.h"
+#include "resources.h"
+
+namespace runguard::pipeline {
+namespace internal {
+
+std::string resources_path(const std::string& dir) { return dir + "/resources.json"; }
+
+Status write_resources(const std::string& dir, const ResourcesRecord& r) {
+  Json j = {{"version", 1}};
+  if (!r.userns_dir.empty()) j["userns"] = {{"dir", r.userns_dir}};
+  if (r.rootfs) j["rootfs"] = nsutil::idmapped_rootfs_to_json(*r.rootfs);
+  if (!r.rootfs_pending.empty()) j["rootfsPending"] = r.rootfs_pending;
+  if (r.bundle_access) j["bundleAccess"] = {{"path", r.bundle_access->path}, {"gid", r.bundle_access->gid}, {"mode", r.bundle_access->mode}};
+  return nsutil::write_file_atomic(resources_path(dir), dump_json(j, 2) + "\n", 0600);
+}
+
+Result<ResourcesRecord> read_resources(const std::string& dir) {
+  ResourcesRecord r;
+  std::string path = resources_path(dir);
+  if (!nsutil::path_exists(path)) return r;
+  RG_ASSIGN_OR_RETURN(std::string text, nsutil::read_file(path, 1u << 20));
+  RG_ASSIGN_OR_RETURN(Json j, parse_json(text, path));
+  if (!j.is_object()) return invalid(path + ": expected an object");
+  if (auto u = j.find("userns"); u != j.end() && u->is_object() && u->contains("dir") && (*u)["dir"].is_string()) {
+    r.userns_dir = (*u)["dir"];
+  }
+  if (auto m = j.find("rootfs"); m != j.end()) {
+    auto fs = nsutil::idmapped_rootfs_from_json(*m);
+    if (!fs.is_ok()) return Status(fs.status().code(), path + ": rootfs: " + fs.status().message());
+    r.rootfs = *fs;
+  }
+  if (auto p = j.find("rootfsPending"); p != j.end() && p->is_string()) r.rootfs_pending = *p;
+  if (auto b = j.find("bundleAccess"); b != j.end() && b->is_object()) {
+    const Json& o = *b;
+    if (!o.contains("path") || !o["path"].is_string() || !o.contains("gid") || !o["gid"].is_number_unsigned() ||
+        !o.contains("mode") || !o["mode"].is_number_unsigned()) {
+      return invalid(path + ": bundleAccess: expected path, gid and mode");
+    }
+    r.bundle_access = ResourcesRecord::BundleAccess{o["path"], o["gid"].get<uint32_t>(), o["mode"].get<uint32_t>()};
+  }
+  return r;
+}
+
+Status restore_bundle_access(const ResourcesRecord::BundleAccess& b) {
+  struct stat st {};
+  if (::stat(b.path.c_str(), &st) != 0) return Status::ok();  // the engine removed the bundle
+  if (::chown(b.path.c_str(), static_cast<uid_t>(-1), b.gid) != 0) return io_error("chown " + b.path, errno);
+  if (::chmod(b.path.c_str(), b.mode) != 0) return io_error("chmod " + b.path, errno);
+  return Status::ok();
+}
+
+namespace {
+
+// A crash between mounting and recording leaves only the path: the mount on top of it is ours
+// when it is idmapped (the bind form) or an overlay whose layers are the relative scratch names
+// runguard mounts them with (an engine's overlay names absolute layer paths).
+Status release_pending_rootfs(const std::string& target) {
+  auto mounts = nsutil::read_mountinfo();
+  if (!mounts.is_ok()) return mounts.status();
+  auto top = nsutil::top_mount_at(*mounts, target);
+  if (!top) return Status::ok();
+  bool ours = top->options.find("idmapped") != std::string::npos;
+  if (!ours && top->fstype == "overlay") {
+    auto layers = nsutil::overlay_layers(top->super_options);
+    ours = layers.is_ok() && !layers->lower.empty() && !layers->lower.front().empty() && layers->lower.front()[0] != '/';
+  }
+  if (!ours) return Status::ok();
+  nsutil::IdmappedRootfs r;
+  r.target = target;
+  r.kind = "bind";
+  if (auto id = nsutil::mount_of(target); id.is_ok()) r.mount_id = id->id;
+  return nsutil::undo_idmapped_rootfs(r);
+}
+
+}  // namespace
+}  // namespace internal
+
+Status release_container(const std::string& state_dir, const std::string& id) {
+  std::string dir = state_dir + "/" + id;
+  if (!nsutil::path_exists(dir)) return Status::ok();
+  Status first = Status::ok();
+  auto keep = [&](Status s) {
+    if (first.is_ok() && !s.is_ok()) first = std::move(s);
+  };
+  auto rec = internal::read_resources(dir);
+  if (!rec.is_ok()) {
+    keep(rec.status());
+  } else {
+    if (rec->rootfs) keep(nsutil::undo_idmapped_rootfs(*rec->rootfs));
+    if (!rec->rootfs_pending.empty()) keep(internal::release_pending_rootfs(rec->rootfs_pending));
+    if (!rec->userns_dir.empty()) keep(nsutil::UsernsAllocator(rec->userns_dir).release(id));
+    if (rec->bundle_access) keep(internal::restore_bundle_access(*rec->bundle_access));
+  }
+  // A record that cannot be read keeps the directory: it is the only trace of what to release.
+  if (rec.is_ok()) keep(nsutil::remove_tree(dir));
+  return first;
+}
+
+}  // namespace runguard::pipeline

@@ -1,0 +1,163 @@
+#include "userns_setup.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+
+#include "runguard/common/strings.h"
+#include "runguard/nsutil/fs.h"
+#include "runguard/nsutil/idmap.h"
+#include "runguard/nsutil/userns_alloc.h"
+#include "runguard/policy/engine.h"
+#include "runguard/policy/userns.h"
+
+namespace runguard::pipeline::internal {
+namespace {
+
+// A container stays alive for the allocator while runc knows it, or for a short while after its
+// create started (runc has not written state.json yet). Anything else lost its range to a crash
+// or a reboot.
+constexpr int64_t kCreateGraceSeconds = 300;
+
+bool member_alive(const nsutil::UsernsMember& m) {
+  std::string root = m.runtime_root.empty() ? "/run/runc" : m.runtime_root;
+  if (nsutil::path_exists(root + "/" + m.id + "/state.json")) return true;
+  return nsutil::path_exists(m.state_dir) && std::time(nullptr) - m.created < kCreateGraceSeconds;
+}
+
+// Subordinate id ranges handed to users for rootless containers ("name:start:count" lines of
+// /etc/subuid and /etc/subgid): never given to a container.
+std::vector<nsutil::IdRange> subordinate_ranges() {
+  std::vector<nsutil::IdRange> out;
+  for (const char* file : {"/etc/subuid", "/etc/subgid"}) {
+    auto text = nsutil::read_file(file, 1u << 20);
+    if (!text.is_ok()) continue;
+    for (const auto& line : split(*text, '\n')) {
+      auto f = split(line, ':');
+      if (f.size() != 3) continue;
+      auto start = parse_u32(f[1]);
+      auto count = parse_u32(f[2]);
+      if (start && count && *count > 0) out.push_back({*start, *count});
+    }
+  }
+  return out;
+}
+
+std::vector<nsutil::IdRange> host_ranges(const policy::UsernsPlan& plan) {
+  std::vector<nsutil::IdRange> out;
+  for (const auto* maps : {&plan.uid_maps, &plan.gid_maps}) {
+    for (const auto& m : *maps) {
+      nsutil::IdRange r{m.host_id, m.size};
+      if (std::find(out.begin(), out.end(), r) == out.end()) out.push_back(r);
+    }
+  }
+  return out;
+}
+
+std::vector<nsutil::IdMap> to_idmaps(const std::vector<policy::IdMapping>& maps) {
+  std::vector<nsutil::IdMap> out;
+  for (const auto& m : maps) out.push_back({m.container_id, m.host_id, m.size});
+  return out;
+}
+
+}  // namespace
+
+UsernsSetup::UsernsSetup(const policy::Policy& p, const RuncArgs& args, std::string dir)
+    : policy_(p), args_(args), dir_(std::move(dir)) {}
+
+Status UsernsSetup::acquire(const Json& spec, policy::ContainerContext& ctx) {
+  policy::UsernsPlan plan = policy::plan_user_namespace(policy_, spec, ctx);
+  if (plan.kind == policy::UsernsPlan::kNone) return Status::ok();
+  const auto& c = policy::select_controls(policy_, ctx, nullptr).user_namespace;
+  nsutil::UsernsClaim claim;
+  claim.member = {ctx.id, args_.root, dir_, static_cast<int64_t>(std::time(nullptr))};
+  claim.group = ctx.sandbox_id;  // a pod's containers share one range
+  if (plan.kind == policy::UsernsPlan::kReserve) claim.fixed = host_ranges(plan);
+  nsutil::UsernsPool pool{c.first_host_id, c.range_size, c.count, subordinate_ranges()};
+
+  record_.userns_dir = policy_.lib_dir + "/userns";
+  // Recorded first: a crash after the allocator's write must still find the range to release.
+  RG_RETURN_IF_ERROR(write_resources(dir_, record_));
+  nsutil::UsernsAllocator alloc(record_.userns_dir);
+  auto a = alloc.acquire(claim, pool, member_alive);
+  if (!a.is_ok()) {
+    Code code = a.status().code() == Code::kIo ? Code::kIo : Code::kInvalidArgument;
+    return Status(code, "user namespace for container " + ctx.id + ": " + a.status().message(), a.status().error_number());
+  }
+  acquired_ = true;
+  const nsutil::IdRange& r = a->ranges.front();
+  ctx.userns = policy::ContainerContext::UsernsRange{r.start, r.size, a->fixed};
+  allocated_ = !a->fixed;
+  return Status::ok();
+}
+
+Status UsernsSetup::idmap_rootfs(const Json& spec, const policy::ContainerContext& ctx) {
+  if (!allocated_ || policy_.mode != policy::Mode::kEnforce) return Status::ok();
+  // Only when the decision gave the container our mapping (an override may have switched the
+  // control off for it, or the spec's own namespace was kept).
+  auto uids = policy::spec_mappings(spec, false);
+  auto gids = policy::spec_mappings(spec, true);
+  if (uids.size() != 1 || uids.front().host_id != ctx.userns->host_id) return Status::ok();
+  const Json* root = spec.contains("root") && spec["root"].is_object() && spec["root"].contains("path") ? &spec["root"]["path"] : nullptr;
+  std::string path = root != nullptr && root->is_string() ? root->get<std::string>() : "rootfs";
+  if (path.empty() || path[0] != '/') path = ctx.bundle + "/" + path;
+  auto rootfs = nsutil::real_path(path);
+  if (!rootfs.is_ok()) return Status(Code::kInvalidArgument, "rootfs " + path + ": " + rootfs.status().to_string());
+
+  RG_RETURN_IF_ERROR(open_path_for_root(ctx.bundle, *rootfs, uids.front().host_id, gids.front().host_id));
+
+  const auto& c = policy::select_controls(policy_, ctx, nullptr).user_namespace;
+  nsutil::IdmapOptions opts;
+  opts.scratch_dir = dir_ + "/idmap";
+  opts.chown_fallback = c.fallback == policy::UserNamespaceControl::Fallback::kChown;
+  opts.copy_dir = policy_.lib_dir + "/rootfs-copies/" + ctx.id;
+  record_.rootfs_pending = *rootfs;
+  RG_RETURN_IF_ERROR(write_resources(dir_, record_));
+  auto m = nsutil::idmap_rootfs(*rootfs, to_idmaps(uids), to_idmaps(gids), opts);
+  if (!m.is_ok()) {
+    record_.rootfs_pending.clear();
+    (void)write_resources(dir_, record_);
+    Code code = m.status().code() == Code::kIo ? Code::kIo : Code::kInvalidArgument;
+    return Status(code, m.status().message(), m.status().error_number());
+  }
+  record_.rootfs = *m;
+  record_.rootfs_pending.clear();
+  return write_resources(dir_, record_);
+}
+
+// runc resolves the bundle and rootfs paths as the container's root, which is an unprivileged
+// host id now: the bundle directory gets the mapped root's group with search permission (as
+// containerd does for specs that come with a user namespace); every directory above must
+// already be searchable by others, or the container could not start and runc would say only
+// "permission denied".
+Status UsernsSetup::open_path_for_root(const std::string& bundle, const std::string& rootfs, uint32_t uid, uint32_t gid) {
+  struct stat st {};
+  if (::stat(bundle.c_str(), &st) != 0) return io_error("stat " + bundle, errno);
+  mode_t bit = st.st_uid == uid ? S_IXUSR : st.st_gid == gid ? S_IXGRP : S_IXOTH;
+  if ((st.st_mode & bit) == 0) {
+    record_.bundle_access = ResourcesRecord::BundleAccess{bundle, st.st_gid, st.st_mode & 07777};
+    RG_RETURN_IF_ERROR(write_resources(dir_, record_));
+    if (::chown(bundle.c_str(), static_cast<uid_t>(-1), gid) != 0) return io_error("chown " + bundle, errno);
+    if (::chmod(bundle.c_str(), (st.st_mode & 07777) | S_IXGRP) != 0) return io_error("chmod " + bundle, errno);
+  }
+  for (const std::string& path : {bundle, rootfs}) {
+    RG_ASSIGN_OR_RETURN(std::string dir, nsutil::first_unsearchable_ancestor(path, uid, gid));
+    if (dir.empty()) continue;
+    return invalid("the container's root user (host uid " + std::to_string(uid) + ") cannot search " + dir + " on the way to " +
+                   path + "; make it searchable by others (chmod o+x " + dir +
+                   "), as runc's and containerd's state directories are, or switch userNamespace off for this container");
+  }
+  return Status::ok();
+}
+
+void UsernsSetup::undo() {
+  if (record_.rootfs) (void)nsutil::undo_idmapped_rootfs(*record_.rootfs);
+  if (record_.bundle_access) (void)restore_bundle_access(*record_.bundle_access);
+  if (acquired_) (void)nsutil::UsernsAllocator(record_.userns_dir).release(args_.id());
+  record_ = ResourcesRecord{};
+  acquired_ = allocated_ = false;
+}
+
+}  // namespace runguard::pipeline::internal

@@ -1,0 +1,43 @@
+// Internal: the user-namespace side effects of create — the range (nsutil allocator) before the
+// policy is evaluated, the idmapped rootfs after — recorded in resources.json so that delete,
+// the poststop hook and a failed create undo them.
+#pragma once
+
+#include <string>
+
+#include "runguard/common/json.h"
+#include "runguard/common/status.h"
+#include "runguard/pipeline/runc_args.h"
+#include "runguard/policy/context.h"
+#include "runguard/policy/policy.h"
+#include "resources.h"
+
+namespace runguard::pipeline::internal {
+
+// What one create took so far; undo() gives it back in reverse.
+class UsernsSetup {
+ public:
+  UsernsSetup(const policy::Policy& p, const RuncArgs& args, std::string container_state_dir);
+
+  // Before evaluation: allocates (or joins the pod's, or reserves the spec's own) range as
+  // plan_user_namespace() says and puts it in ctx.userns. The error for a conflict or an
+  // exhausted pool is kInvalidArgument (the container is refused, never "opened").
+  Status acquire(const Json& spec, policy::ContainerContext& ctx);
+
+  // After an allowed enforce decision: idmaps the rootfs when this create allocated the mapping.
+  Status idmap_rootfs(const Json& spec, const policy::ContainerContext& ctx);
+
+  void undo();
+
+ private:
+  Status open_path_for_root(const std::string& bundle, const std::string& rootfs, uint32_t uid, uint32_t gid);
+
+  const policy::Policy& policy_;
+  const RuncArgs& args_;
+  std::string dir_;            // <stateDir>/<id>
+  ResourcesRecord record_;
+  bool allocated_ = false;     // the range is ours to map the rootfs with
+  bool acquired_ = false;
+};
+
+}  // namespace runguard::pipeline::internal
