@@ -69,7 +69,7 @@ ULIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
 # the flags runguard-hook's refusal tells the user to add, plus RLIMIT_NOFILE (present, any value).
 COMPLIANT = ["--user", "65532:65532", "--cap-drop", "all", "--cap-add", "NET_BIND_SERVICE",
              "--security-opt", "no-new-privileges", "--memory", "512m", "--pids-limit", "1024",
-             "--cpu-shares", "1024"]
+             "--cpu-shares", "1024", "--uidmap", "0:300000:65536", "--gidmap", "0:300000:65536"]
 
 # Created by podman whatever its flags say: (path, entries podman puts there relative to it).
 HOST_LEFTOVERS = [

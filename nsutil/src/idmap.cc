@@ -242,10 +242,10 @@ Result<IdmappedRootfs> record(const std::string& target, const std::string& kind
   return r;
 }
 
-Result<IdmappedRootfs> idmap_bind(const std::string& rootfs, int userns_fd) {
+Result<IdmappedRootfs> idmap_bind(const std::string& rootfs, const std::string& dest, int userns_fd) {
   RG_ASSIGN_OR_RETURN(UniqueFd tree, idmapped_clone(rootfs, rootfs, userns_fd, true));
-  RG_ASSIGN_OR_RETURN(MountGuard guard, attach(tree, rootfs));
-  return record(rootfs, "bind", guard);
+  RG_ASSIGN_OR_RETURN(MountGuard guard, attach(tree, dest));
+  return record(dest, "bind", guard);
 }
 
 // ---- overlay ----------------------------------------------------------------------------------
@@ -436,8 +436,8 @@ Status check_layer_paths(const std::string& rootfs, const OverlayLayers& layers)
   return Status::ok();
 }
 
-Result<IdmappedRootfs> idmap_overlay(const std::string& rootfs, const MountInfo& top, int userns_fd,
-                                     const std::string& scratch, Creator creator) {
+Result<IdmappedRootfs> idmap_overlay(const std::string& rootfs, const std::string& dest, const MountInfo& top,
+                                     int userns_fd, const std::string& scratch, Creator creator) {
   auto parsed = overlay_layers(top.super_options);
   if (!parsed) return std::move(parsed).take_status().with_context("rootfs " + rootfs);
   RG_RETURN_IF_ERROR(check_layer_paths(rootfs, *parsed));
@@ -449,9 +449,9 @@ Result<IdmappedRootfs> idmap_overlay(const std::string& rootfs, const MountInfo&
     return invalid("rootfs " + rootfs + ": overlay options are " + std::to_string(s.data.size()) +
                    " bytes, over the kernel's 4095; the image has too many layers to idmap");
   }
-  RG_RETURN_IF_ERROR(mount_overlay_as(scratch, rootfs, mount_flags(top.options), s.data, creator));
-  MountGuard overlay(rootfs);
-  return record(rootfs, "overlay", overlay);
+  RG_RETURN_IF_ERROR(mount_overlay_as(scratch, dest, mount_flags(top.options), s.data, creator));
+  MountGuard overlay(dest);
+  return record(dest, "overlay", overlay);
 }
 
 // ---- chown fallback ---------------------------------------------------------------------------
@@ -595,7 +595,7 @@ class CopyGuard {
   std::string path_;
 };
 
-Result<IdmappedRootfs> idmap_copy(const std::string& rootfs, const std::vector<IdMap>& uids,
+Result<IdmappedRootfs> idmap_copy(const std::string& rootfs, const std::string& dest, const std::vector<IdMap>& uids,
                                   const std::vector<IdMap>& gids, const std::string& copy_dir) {
   if (copy_dir.empty() || copy_dir[0] != '/') {
     return invalid("rootfs " + rootfs + ": the chown fallback needs an absolute copy directory (got \"" + copy_dir + "\")");
@@ -608,8 +608,8 @@ Result<IdmappedRootfs> idmap_copy(const std::string& rootfs, const std::vector<I
   RG_RETURN_IF_ERROR(copy_tree_shifted(rootfs, copy_dir, uids, gids).with_context("rootfs " + rootfs + ": chown fallback"));
   UniqueFd tree(sys_open_tree(AT_FDCWD, copy_dir.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
   if (!tree.valid()) return io_error("open_tree " + copy_dir, errno);
-  RG_ASSIGN_OR_RETURN(MountGuard guard, attach(tree, rootfs));
-  RG_ASSIGN_OR_RETURN(IdmappedRootfs r, record(rootfs, "copy", guard));
+  RG_ASSIGN_OR_RETURN(MountGuard guard, attach(tree, dest));
+  RG_ASSIGN_OR_RETURN(IdmappedRootfs r, record(dest, "copy", guard));
   r.copy_dir = copy_dir;
   copy.release();
   return r;
@@ -676,16 +676,18 @@ Result<IdmappedRootfs> idmap_rootfs(const std::string& rootfs, const std::vector
                                     const std::vector<IdMap>& gids, const IdmapOptions& opts) {
   if (rootfs.empty() || rootfs[0] != '/') return invalid("rootfs \"" + rootfs + "\" must be an absolute path");
   RG_ASSIGN_OR_RETURN(std::string target, real_path(rootfs));
+  std::string dest = target;
+  if (!opts.mount_at.empty()) { RG_ASSIGN_OR_RETURN(dest, real_path(opts.mount_at)); }
   RG_ASSIGN_OR_RETURN(UniqueFd userns, open_userns(uids, gids));
   RG_ASSIGN_OR_RETURN(std::vector<MountInfo> mounts, read_mountinfo());
   std::optional<MountInfo> top = top_mount_at(mounts, target);
   if (top && top->fstype == "overlay") {
     Creator creator{creator_id(uids), creator_id(gids)};
-    return idmap_overlay(target, *top, userns.get(), opts.scratch_dir, creator);
+    return idmap_overlay(target, dest, *top, userns.get(), opts.scratch_dir, creator);
   }
-  auto bound = idmap_bind(target, userns.get());
+  auto bound = idmap_bind(target, dest, userns.get());
   if (bound || !opts.chown_fallback || bound.status().code() != Code::kUnavailable) return bound;
-  return idmap_copy(target, uids, gids, opts.copy_dir);
+  return idmap_copy(target, dest, uids, gids, opts.copy_dir);
 }
 
 Status undo_idmapped_rootfs(const IdmappedRootfs& r) {

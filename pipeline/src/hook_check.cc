@@ -72,7 +72,7 @@ std::string remedy(const Finding& f, const Controls& c) {
   if (id == "RG-USERNS-001") {
     return "run the container in a user namespace of its own (/linux/namespaces type user, with /linux/uidMappings "
            "and gidMappings to a host range at or above " + std::to_string(c.user_namespace.min_host_id) +
-           "): podman run --userns=auto, Kubernetes hostUsers: false";
+           "): podman run --userns=auto or --uidmap 0:HOSTID:65536 --gidmap 0:HOSTID:65536, Kubernetes hostUsers: false";
   }
   if (id == "RG-USERNS-002") {
     return "map the user namespace to host ids at or above " + std::to_string(c.user_namespace.min_host_id) +

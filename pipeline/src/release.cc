@@ -1,9 +1,5 @@
 #include "runguard/pipeline/release.h"
 
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 
 #include "runguard/nsutil/fs.h"
 #include "runguard/nsutil/mountinfo.h"
@@ -20,7 +16,6 @@ Status write_resources(const std::string& dir, const ResourcesRecord& r) {
   if (!r.userns_dir.empty()) j["userns"] = {{"dir", r.userns_dir}};
   if (r.rootfs) j["rootfs"] = nsutil::idmapped_rootfs_to_json(*r.rootfs);
   if (!r.rootfs_pending.empty()) j["rootfsPending"] = r.rootfs_pending;
-  if (r.bundle_access) j["bundleAccess"] = {{"path", r.bundle_access->path}, {"gid", r.bundle_access->gid}, {"mode", r.bundle_access->mode}};
   return nsutil::write_file_atomic(resources_path(dir), dump_json(j, 2) + "\n", 0600);
 }
 
@@ -40,23 +35,7 @@ Result<ResourcesRecord> read_resources(const std::string& dir) {
     r.rootfs = *fs;
   }
   if (auto p = j.find("rootfsPending"); p != j.end() && p->is_string()) r.rootfs_pending = *p;
-  if (auto b = j.find("bundleAccess"); b != j.end() && b->is_object()) {
-    const Json& o = *b;
-    if (!o.contains("path") || !o["path"].is_string() || !o.contains("gid") || !o["gid"].is_number_unsigned() ||
-        !o.contains("mode") || !o["mode"].is_number_unsigned()) {
-      return invalid(path + ": bundleAccess: expected path, gid and mode");
-    }
-    r.bundle_access = ResourcesRecord::BundleAccess{o["path"], o["gid"].get<uint32_t>(), o["mode"].get<uint32_t>()};
-  }
   return r;
-}
-
-Status restore_bundle_access(const ResourcesRecord::BundleAccess& b) {
-  struct stat st {};
-  if (::stat(b.path.c_str(), &st) != 0) return Status::ok();  // the engine removed the bundle
-  if (::chown(b.path.c_str(), static_cast<uid_t>(-1), b.gid) != 0) return io_error("chown " + b.path, errno);
-  if (::chmod(b.path.c_str(), b.mode) != 0) return io_error("chmod " + b.path, errno);
-  return Status::ok();
 }
 
 namespace {
@@ -99,7 +78,6 @@ Status release_container(const std::string& state_dir, const std::string& id) {
     if (rec->rootfs) keep(nsutil::undo_idmapped_rootfs(*rec->rootfs));
     if (!rec->rootfs_pending.empty()) keep(internal::release_pending_rootfs(rec->rootfs_pending));
     if (!rec->userns_dir.empty()) keep(nsutil::UsernsAllocator(rec->userns_dir).release(id));
-    if (rec->bundle_access) keep(internal::restore_bundle_access(*rec->bundle_access));
   }
   // A record that cannot be read keeps the directory: it is the only trace of what to release.
   if (rec.is_ok()) keep(nsutil::remove_tree(dir));

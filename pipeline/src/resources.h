@@ -18,19 +18,7 @@ struct ResourcesRecord {
   // Set just before the rootfs mount is made and cleared once `rootfs` is recorded: a crash in
   // between leaves the path, and release then removes only a mount it can tell is runguard's.
   std::string rootfs_pending;
-  // The bundle directory's group and mode before create let the container's root search it
-  // (what containerd itself does for specs that arrive with a user namespace); restored on
-  // release if the bundle still exists.
-  struct BundleAccess {
-    std::string path;
-    uint32_t gid = 0;
-    uint32_t mode = 0;
-  };
-  std::optional<BundleAccess> bundle_access;
 };
-
-// Gives the bundle directory back its recorded group and mode.
-Status restore_bundle_access(const ResourcesRecord::BundleAccess& b);
 
 std::string resources_path(const std::string& container_state_dir);
 Status write_resources(const std::string& container_state_dir, const ResourcesRecord& r);

@@ -93,7 +93,7 @@ Status UsernsSetup::acquire(const Json& spec, policy::ContainerContext& ctx) {
   return Status::ok();
 }
 
-Status UsernsSetup::idmap_rootfs(const Json& spec, const policy::ContainerContext& ctx) {
+Status UsernsSetup::idmap_rootfs(Json& spec, const policy::ContainerContext& ctx) {
   if (!allocated_ || policy_.mode != policy::Mode::kEnforce) return Status::ok();
   // Only when the decision gave the container our mapping (an override may have switched the
   // control off for it, or the spec's own namespace was kept).
@@ -106,14 +106,15 @@ Status UsernsSetup::idmap_rootfs(const Json& spec, const policy::ContainerContex
   auto rootfs = nsutil::real_path(path);
   if (!rootfs.is_ok()) return Status(Code::kInvalidArgument, "rootfs " + path + ": " + rootfs.status().to_string());
 
-  RG_RETURN_IF_ERROR(open_path_for_root(ctx.bundle, *rootfs, uids.front().host_id, gids.front().host_id));
+  RG_ASSIGN_OR_RETURN(std::string at, mount_point(uids.front().host_id, gids.front().host_id));
 
   const auto& c = policy::select_controls(policy_, ctx, nullptr).user_namespace;
   nsutil::IdmapOptions opts;
+  opts.mount_at = at;
   opts.scratch_dir = dir_ + "/idmap";
   opts.chown_fallback = c.fallback == policy::UserNamespaceControl::Fallback::kChown;
   opts.copy_dir = policy_.lib_dir + "/rootfs-copies/" + ctx.id;
-  record_.rootfs_pending = *rootfs;
+  record_.rootfs_pending = at;
   RG_RETURN_IF_ERROR(write_resources(dir_, record_));
   auto m = nsutil::idmap_rootfs(*rootfs, to_idmaps(uids), to_idmaps(gids), opts);
   if (!m.is_ok()) {
@@ -124,37 +125,31 @@ Status UsernsSetup::idmap_rootfs(const Json& spec, const policy::ContainerContex
   }
   record_.rootfs = *m;
   record_.rootfs_pending.clear();
-  return write_resources(dir_, record_);
+  RG_RETURN_IF_ERROR(write_resources(dir_, record_));
+  spec["root"]["path"] = m->target;
+  return Status::ok();
 }
 
-// runc resolves the bundle and rootfs paths as the container's root, which is an unprivileged
-// host id now: the bundle directory gets the mapped root's group with search permission (as
-// containerd does for specs that come with a user namespace); every directory above must
-// already be searchable by others, or the container could not start and runc would say only
-// "permission denied".
-Status UsernsSetup::open_path_for_root(const std::string& bundle, const std::string& rootfs, uint32_t uid, uint32_t gid) {
-  struct stat st {};
-  if (::stat(bundle.c_str(), &st) != 0) return io_error("stat " + bundle, errno);
-  mode_t bit = st.st_uid == uid ? S_IXUSR : st.st_gid == gid ? S_IXGRP : S_IXOTH;
-  if ((st.st_mode & bit) == 0) {
-    record_.bundle_access = ResourcesRecord::BundleAccess{bundle, st.st_gid, st.st_mode & 07777};
-    RG_RETURN_IF_ERROR(write_resources(dir_, record_));
-    if (::chown(bundle.c_str(), static_cast<uid_t>(-1), gid) != 0) return io_error("chown " + bundle, errno);
-    if (::chmod(bundle.c_str(), (st.st_mode & 07777) | S_IXGRP) != 0) return io_error("chmod " + bundle, errno);
+// runc's init resolves root.path as the container's root, an unprivileged host id now, and
+// engines keep rootfs paths below directories only root may search (containerd's bundles, podman's
+// storage: 0700). So the idmapped rootfs is mounted at <stateDir>/<id>/rootfs, with stateDir and
+// the container's directory searchable (their files stay 0600), and root.path names it.
+Result<std::string> UsernsSetup::mount_point(uint32_t uid, uint32_t gid) {
+  std::string at = dir_ + "/rootfs";
+  RG_RETURN_IF_ERROR(nsutil::make_dirs(at, 0755));
+  for (const std::string& d : {policy_.state_dir, dir_}) {
+    if (::chmod(d.c_str(), 0711) != 0) return io_error("chmod " + d, errno);
   }
-  for (const std::string& path : {bundle, rootfs}) {
-    RG_ASSIGN_OR_RETURN(std::string dir, nsutil::first_unsearchable_ancestor(path, uid, gid));
-    if (dir.empty()) continue;
-    return invalid("the container's root user (host uid " + std::to_string(uid) + ") cannot search " + dir + " on the way to " +
-                   path + "; make it searchable by others (chmod o+x " + dir +
-                   "), as runc's and containerd's state directories are, or switch userNamespace off for this container");
+  RG_ASSIGN_OR_RETURN(std::string dir, nsutil::first_unsearchable_ancestor(at, uid, gid));
+  if (!dir.empty()) {
+    return invalid("the container's root user (host uid " + std::to_string(uid) + ") cannot search " + dir + " on the way to " + at +
+                   "; make it searchable by others (chmod o+x " + dir + ") or move stateDir");
   }
-  return Status::ok();
+  return at;
 }
 
 void UsernsSetup::undo() {
   if (record_.rootfs) (void)nsutil::undo_idmapped_rootfs(*record_.rootfs);
-  if (record_.bundle_access) (void)restore_bundle_access(*record_.bundle_access);
   if (acquired_) (void)nsutil::UsernsAllocator(record_.userns_dir).release(args_.id());
   record_ = ResourcesRecord{};
   acquired_ = allocated_ = false;

@@ -24,13 +24,14 @@ class UsernsSetup {
   // exhausted pool is kInvalidArgument (the container is refused, never "opened").
   Status acquire(const Json& spec, policy::ContainerContext& ctx);
 
-  // After an allowed enforce decision: idmaps the rootfs when this create allocated the mapping.
-  Status idmap_rootfs(const Json& spec, const policy::ContainerContext& ctx);
+  // After an allowed enforce decision: when this create allocated the mapping, mounts the rootfs
+  // idmapped at <stateDir>/<id>/rootfs and points the spec's root.path there.
+  Status idmap_rootfs(Json& spec, const policy::ContainerContext& ctx);
 
   void undo();
 
  private:
-  Status open_path_for_root(const std::string& bundle, const std::string& rootfs, uint32_t uid, uint32_t gid);
+  Result<std::string> mount_point(uint32_t uid, uint32_t gid);
 
   const policy::Policy& policy_;
   const RuncArgs& args_;

@@ -48,7 +48,7 @@ std::optional<uint32_t> map_to_host(const std::vector<IdMap>& maps, uint32_t con
 Result<UniqueFd> open_userns(const std::vector<IdMap>& uids, const std::vector<IdMap>& gids);
 
 struct IdmappedRootfs {
-  std::string target;          // the rootfs path (absolute, resolved)
+  std::string target;          // where the idmapped rootfs is mounted (absolute, resolved)
   std::string kind;            // "bind" (plain directory) | "overlay" | "copy" (chown fallback)
   uint64_t mount_id = 0;       // statx mount id of our mount at target (unique id where the kernel has it)
   std::string copy_dir;        // kind "copy": the private copy to remove
@@ -65,6 +65,11 @@ struct IdmapOptions {
   // copy over the rootfs (kind "copy"). An overlay rootfs never falls back.
   bool chown_fallback = false;
   std::string copy_dir;
+  // Where the idmapped rootfs is mounted: an existing directory, or "" for over the rootfs itself.
+  // A directory of runguard's own keeps the engine's mounts untouched and gives runc a path the
+  // container's root (an unprivileged host id) can search when the engine's is not (containerd's
+  // bundles and podman's storage are 0700).
+  std::string mount_at;
 };
 
 // Idmaps the rootfs at `rootfs` (absolute) with the container's mappings. On error nothing is
