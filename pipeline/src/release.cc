@@ -1,5 +1,10 @@
 #include "runguard/pipeline/release.h"
 
+#include <sys/mount.h>
+
+#include <cerrno>
+
+
 
 #include "runguard/nsutil/fs.h"
 #include "runguard/nsutil/mountinfo.h"
@@ -54,14 +59,12 @@ Status release_pending_rootfs(const std::string& target) {
     ours = layers.is_ok() && !layers->lower.empty() && !layers->lower.front().empty() && layers->lower.front()[0] != '/';
   }
   if (!ours) return Status::ok();
-  nsutil::IdmappedRootfs r;
-  r.target = target;
-  r.kind = "bind";
-  if (auto id = nsutil::mount_of(target); id.is_ok()) r.mount_id = id->id;
-  return nsutil::undo_idmapped_rootfs(r);
+  if (::umount2(target.c_str(), MNT_DETACH) != 0 && errno != EINVAL) return io_error("unmount " + target, errno);
+  return Status::ok();
 }
 
 }  // namespace
+
 }  // namespace internal
 
 Status release_container(const std::string& state_dir, const std::string& id) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "runguard/common/json.h"
 #include "runguard/common/status.h"

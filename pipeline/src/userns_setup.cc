@@ -1,6 +1,7 @@
 #include "userns_setup.h"
 
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -127,7 +128,41 @@ Status UsernsSetup::idmap_rootfs(Json& spec, const policy::ContainerContext& ctx
   record_.rootfs_pending.clear();
   RG_RETURN_IF_ERROR(write_resources(dir_, record_));
   spec["root"]["path"] = m->target;
+  keep_locked_bind_flags(spec, ctx.bundle);
   return Status::ok();
+}
+
+// Mount flags of a bind source become locked once the mount is in a user namespace's mount
+// namespace: runc 1.1's read-only (or any flag) remount of the bind must repeat nosuid, nodev,
+// noexec and noatime where the source has them, or the kernel refuses it with EPERM (CRI's
+// /dev/shm from the sandbox, /etc/hosts on a nosuid /run). Adding them only tightens the mount.
+void UsernsSetup::keep_locked_bind_flags(Json& spec, const std::string& bundle) {
+  auto m = spec.find("mounts");
+  if (m == spec.end() || !m->is_array()) return;
+  static constexpr std::pair<unsigned long, const char*> kLocked[] = {
+      {ST_NOSUID, "nosuid"}, {ST_NODEV, "nodev"}, {ST_NOEXEC, "noexec"}, {ST_NOATIME, "noatime"}};
+  for (Json& mount : *m) {
+    if (!mount.is_object() || !mount.contains("source") || !mount["source"].is_string()) continue;
+    Json& opts = mount["options"];
+    if (!opts.is_array()) {
+      if (!opts.is_null()) continue;
+      opts = Json::array();
+    }
+    bool bind = mount.value("type", std::string()) == "bind";
+    for (const auto& o : opts) bind |= o == "bind" || o == "rbind";
+    if (!bind) {
+      if (opts.empty()) mount.erase("options");
+      continue;
+    }
+    std::string src = mount["source"];
+    if (!src.empty() && src[0] != '/') src = bundle + "/" + src;
+    struct statvfs st {};
+    if (::statvfs(src.c_str(), &st) != 0) continue;  // runc reports a missing source itself
+    for (const auto& [flag, name] : kLocked) {
+      if ((st.f_flag & flag) != 0 && std::find(opts.begin(), opts.end(), name) == opts.end()) opts.push_back(name);
+    }
+    if (opts.empty()) mount.erase("options");
+  }
 }
 
 // runc's init resolves root.path as the container's root, an unprivileged host id now, and

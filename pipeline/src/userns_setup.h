@@ -32,6 +32,7 @@ class UsernsSetup {
 
  private:
   Result<std::string> mount_point(uint32_t uid, uint32_t gid);
+  void keep_locked_bind_flags(Json& spec, const std::string& bundle);
 
   const policy::Policy& policy_;
   const RuncArgs& args_;

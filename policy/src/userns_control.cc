@@ -24,6 +24,21 @@ bool is_host_path(const std::string& path, const ContainerContext& ctx) {
          path_within(norm, "/proc/thread-self/ns");
 }
 
+// The first namespace other than user that the spec joins by path ("network /proc/7/ns/net"),
+// host paths included unless hostNamespaces (evaluated first) removes them.
+std::optional<std::pair<std::string, std::string>> joined_namespace(const Json& spec, const ContainerContext& ctx,
+                                                                    bool host_paths_removed) {
+  const Json* list = internal::at(spec, "/linux/namespaces");
+  if (list == nullptr || !list->is_array()) return std::nullopt;
+  for (const auto& n : *list) {
+    std::string type = internal::str_member(n, "type");
+    std::string path = internal::str_member(n, "path");
+    if (type == "user" || path.empty() || (host_paths_removed && is_host_path(path, ctx))) continue;
+    return std::make_pair(type, path);
+  }
+  return std::nullopt;
+}
+
 std::string range_text(uint64_t start, uint64_t size) {
   return std::to_string(start) + "-" + std::to_string(start + size - 1);
 }
@@ -64,11 +79,14 @@ UsernsPlan plan_user_namespace(const Policy& p, const Json& spec, const Containe
   UsernsPlan plan;
   const UserNamespaceControl& c = select_controls(p, ctx, nullptr).user_namespace;
   if (p.mode == Mode::kAudit || c.action == Action::kOff || c.action == Action::kAudit) return plan;
+  const Controls& all = select_controls(p, ctx, nullptr);
   switch (userns_shape(spec, ctx)) {
     case UsernsShape::kNone:
     case UsernsShape::kHostPath:
     case UsernsShape::kEntryNoMappings:
-      if (c.action == Action::kEnforce) plan.kind = UsernsPlan::kAllocate;
+      if (c.action == Action::kEnforce && !joined_namespace(spec, ctx, all.host_namespaces.action == Action::kEnforce)) {
+        plan.kind = UsernsPlan::kAllocate;
+      }
       break;
     case UsernsShape::kOwnMappings:
       plan.kind = UsernsPlan::kReserve;
@@ -114,6 +132,19 @@ void check_user_namespace(const UserNamespaceControl& c, Eval& e) {
   UsernsShape shape = userns_shape(e.doc(), e.ctx());
   if (shape == UsernsShape::kOwnMappings) return check_own_mappings(c, e);
   if (shape == UsernsShape::kJoinsPath) return;  // another container's namespace: its creator was checked
+  if (auto joined = joined_namespace(e.doc(), e.ctx(), true)) {
+    // runc 1.1 joins the user namespace first when it execs into a container, and then may not
+    // enter a network/ipc/uts namespace another user namespace owns (the kernel wants
+    // CAP_SYS_ADMIN over its owner): a namespace of its own here would break every exec.
+    Action act = c.action == Action::kEnforce ? Action::kAudit : c.action;
+    (void)e.violation("userNamespace", "RG-USERNS-003", Severity::kMedium, act,
+                      "the container shares the host's user namespace: it joins the " + joined->first + " namespace " +
+                          joined->second + ", which another user namespace owns, and runc could not exec into it "
+                          "from a user namespace of its own (Kubernetes pods on containerd 1.x; use hostUsers: false "
+                          "with a runtime that supports it)",
+                      "/linux/namespaces");
+    return;
+  }
   ContainerContext::UsernsRange r = e.ctx().userns && !e.ctx().userns->fixed
                                         ? *e.ctx().userns
                                         : ContainerContext::UsernsRange{c.first_host_id, c.range_size, false};

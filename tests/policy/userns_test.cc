@@ -183,3 +183,33 @@ TEST(UsernsPolicy, AnnotationOverrideMayNotAllowRootOrDropTheNamespace) {
 }
 
 }  // namespace
+
+namespace {
+
+// runc 1.1 joins the user namespace first on exec; a container that joins another's network
+// namespace (a Kubernetes pod on containerd 1.x) keeps the host's user namespace, reported.
+TEST(UsernsControl, JoinedNamespacesKeepTheHostsAndAreReported) {
+  Json pod = parse(R"({"linux":{"namespaces":[{"type":"pid"},{"type":"network","path":"/var/run/netns/cni-1"}]}})");
+  Policy p = userns_only();
+  EXPECT_EQ(plan_user_namespace(p, pod, {}).kind, UsernsPlan::kNone);
+  Decision d = evaluate_spec(p, pod, {});
+  EXPECT_TRUE(d.allowed);
+  ASSERT_EQ(count_id(d, "RG-USERNS-003"), 1u) << describe(d);
+  EXPECT_EQ(findings_with(d, "RG-USERNS-003")[0]->action, Action::kAudit);
+  EXPECT_NE(d.findings[0].message.find("/var/run/netns/cni-1"), std::string::npos);
+  EXPECT_EQ(d.result, pod);
+
+  p.controls.user_namespace.action = Action::kDeny;
+  EXPECT_FALSE(evaluate_spec(p, pod, {}).allowed);
+
+  // A host path the hostNamespaces control removes does not count: the container gets its own.
+  Json host = parse(R"({"linux":{"namespaces":[{"type":"network","path":"/proc/1/ns/net"}]}})");
+  Policy both = userns_only();
+  both.controls.host_namespaces.action = Action::kEnforce;
+  EXPECT_EQ(plan_user_namespace(both, host, {}).kind, UsernsPlan::kAllocate);
+  Decision h = evaluate_spec(both, host, allocated(2147483648u, 65536));
+  EXPECT_EQ(count_id(h, "RG-USERNS-001"), 1u) << describe(h);
+  EXPECT_EQ(count_id(h, "RG-USERNS-003"), 0u);
+}
+
+}  // namespace
