@@ -72,7 +72,7 @@ class ControlsTest(RunguardTestCase):
         # In the user namespace runguard added (the default): 0-65535 inside, a private range outside.
         (inside, outside, size), = [l.split() for l in pr.sections["uid_map"]]
         self.assertEqual((inside, size), ("0", "65536"))
-        self.assertGreaterEqual(int(outside), 2147483648)
+        self.assertGreaterEqual(int(outside), 1073741824)
 
     def test_user_custom_uid(self):
         cid, pr = self.probe("user: {action: enforce, uid: 1234, gid: 4321}")

@@ -76,7 +76,7 @@ class HooksTest(PodmanTestCase):
         cid, err = self.run_refused([])
         prefix = "runguard: container %s denied by policy %s: " % (cid, self.policy_path)
         self.assertIn(prefix + "the container shares the host's user namespace; mapping container ids 0-65535 to "
-                      "host ids 2147483648-2147549183 [RG-USERNS-001] (deny-only hook: run the container in a user "
+                      "host ids 1073741824-1073807359 [RG-USERNS-001] (deny-only hook: run the container in a user "
                       "namespace of its own", err)
         self.assertIn("process runs as root (uid 0); run it as uid 65532 [RG-USER-001] (deny-only hook: "
                       "set /process/user/uid to a non-root uid such as 65532: podman run --user 65532:65532, "

@@ -61,7 +61,7 @@ bool has_own_namespace(const Json& doc, const std::string& type) {
 
 // The pool's first range (the default policy's, as an offline check sees it) for uid and gid.
 bool mapped_to_first_range(const Json& doc) {
-  Json map = Json::array({{{"containerID", 0}, {"hostID", 2147483648u}, {"size", 65536}}});
+  Json map = Json::array({{{"containerID", 0}, {"hostID", 1073741824u}, {"size", 65536}}});
   return has_own_namespace(doc, "user") && eq(doc, "/linux/uidMappings", map) && eq(doc, "/linux/gidMappings", map);
 }
 

@@ -36,12 +36,12 @@ ContainerContext allocated(uint32_t host, uint32_t size) {
 
 TEST(UsernsControl, EnforceMapsTheAllocatedRange) {
   Json spec = parse(R"({"linux":{"namespaces":[{"type":"pid"}]}})");
-  Decision d = evaluate_spec(userns_only(), spec, allocated(2147549184u, 65536));
+  Decision d = evaluate_spec(userns_only(), spec, allocated(1073807360u, 65536));
   ASSERT_TRUE(d.allowed);
   ASSERT_EQ(count_id(d, "RG-USERNS-001"), 1u) << describe(d);
-  EXPECT_NE(d.findings[0].message.find("host ids 2147549184-2147614719"), std::string::npos) << d.findings[0].message;
-  EXPECT_EQ(d.result["linux"]["uidMappings"], map_json(2147549184u, 65536));
-  EXPECT_EQ(d.result["linux"]["gidMappings"], map_json(2147549184u, 65536));
+  EXPECT_NE(d.findings[0].message.find("host ids 1073807360-1073872895"), std::string::npos) << d.findings[0].message;
+  EXPECT_EQ(d.result["linux"]["uidMappings"], map_json(1073807360u, 65536));
+  EXPECT_EQ(d.result["linux"]["gidMappings"], map_json(1073807360u, 65536));
   EXPECT_EQ(d.result["linux"]["namespaces"][1], Json({{"type", "user"}}));
 }
 
@@ -103,11 +103,11 @@ TEST(UsernsControl, RootIsAllowedInsideOnlyWhenThePolicySaysSo) {
   p.controls.user.action = Action::kEnforce;
   Json root = parse(R"({"process":{"user":{"uid":0,"gid":0}},"linux":{"namespaces":[{"type":"pid"}]}})");
 
-  Decision strict = evaluate_spec(p, root, allocated(2147483648u, 65536));
+  Decision strict = evaluate_spec(p, root, allocated(1073741824u, 65536));
   EXPECT_EQ(strict.result["process"]["user"]["uid"], 65532);
 
   p.controls.user.allow_root_in_user_namespace = true;
-  Decision inside = evaluate_spec(p, root, allocated(2147483648u, 65536));
+  Decision inside = evaluate_spec(p, root, allocated(1073741824u, 65536));
   EXPECT_EQ(inside.result["process"]["user"]["uid"], 0);
   EXPECT_EQ(count_id(inside, "RG-USER-001"), 0u) << describe(inside);
 
@@ -128,16 +128,16 @@ TEST(UsernsControl, ExecUsesTheNamespaceRecordedAtCreate) {
   p.controls.user.action = Action::kEnforce;
   p.controls.user.allow_root_in_user_namespace = true;
   Json proc = parse(R"({"user":{"uid":0,"gid":0},"args":["sh"]})");
-  EXPECT_EQ(evaluate_process(p, proc, allocated(2147483648u, 65536)).result["user"]["uid"], 0);
+  EXPECT_EQ(evaluate_process(p, proc, allocated(1073741824u, 65536)).result["user"]["uid"], 0);
   EXPECT_EQ(evaluate_process(p, proc, {}).result["user"]["uid"], 65532);
 }
 
 TEST(UsernsControl, ContextRoundTripKeepsTheRange) {
-  ContainerContext c = allocated(2147549184u, 65536);
+  ContainerContext c = allocated(1073807360u, 65536);
   c.id = "x";
   auto back = runguard::policy::context_from_json(runguard::policy::context_to_json(c));
   ASSERT_TRUE(back.userns.has_value());
-  EXPECT_EQ(back.userns->host_id, 2147549184u);
+  EXPECT_EQ(back.userns->host_id, 1073807360u);
   EXPECT_EQ(back.userns->size, 65536u);
   EXPECT_FALSE(runguard::policy::context_from_json(runguard::policy::context_to_json(ContainerContext{})).userns);
 }
@@ -207,7 +207,7 @@ TEST(UsernsControl, JoinedNamespacesKeepTheHostsAndAreReported) {
   Policy both = userns_only();
   both.controls.host_namespaces.action = Action::kEnforce;
   EXPECT_EQ(plan_user_namespace(both, host, {}).kind, UsernsPlan::kAllocate);
-  Decision h = evaluate_spec(both, host, allocated(2147483648u, 65536));
+  Decision h = evaluate_spec(both, host, allocated(1073741824u, 65536));
   EXPECT_EQ(count_id(h, "RG-USERNS-001"), 1u) << describe(h);
   EXPECT_EQ(count_id(h, "RG-USERNS-003"), 0u);
 }

@@ -53,7 +53,8 @@ struct UserNamespaceControl {
   enum class Fallback { kNone, kChown };
   Action action = Action::kEnforce;
   uint32_t range_size = 65536;
-  uint32_t first_host_id = 2147483648u;  // 2^31: above login users, subuid ranges and sssd's default
+  uint32_t first_host_id = 1073741824u;  // 2^30: above login users and subuid ranges, below 2^31 (ps and
+                                         // other tools print larger uids as negative numbers)
   uint32_t count = 4096;
   uint32_t min_host_id = 65536;  // host ids below are the host's own (system and login accounts)
   // When the rootfs's filesystem cannot be idmapped: kNone refuses the container, kChown gives it
