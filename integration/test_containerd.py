@@ -14,6 +14,7 @@ its containers, tasks and snapshots even when it fails; tearDownClass fails the 
 anything was left behind: a task, a process, a mount, a file under the state directory.
 """
 
+import glob
 import json
 import os
 import shutil
@@ -278,6 +279,48 @@ class ContainerdTest(unittest.TestCase):
         p = self.ctr(["containers", "delete", cid])
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertGone(cid)
+
+    # -- user namespaces on containerd's overlayfs snapshots --
+    def allocations(self):
+        path = os.path.join(self.state_dir + "-lib", "userns", "ranges.json")
+        if not os.path.exists(path):
+            return []
+        with open(path) as f:
+            return json.load(f)["allocations"]
+
+    def test_user_namespace_on_an_overlay_snapshot(self):
+        self._write_policy("user: {action: enforce, allowRootInUserNamespace: true}")
+        cid = self.start_sleeper("rg-userns")
+        (alloc,) = self.allocations()
+        start = alloc["ranges"][0]["start"]
+        out = self.exec_(cid, "cat /proc/self/uid_map; id -u; ls -ln /bin/busybox; echo hi > /written && echo wrote")
+        lines = out.splitlines()
+        self.assertEqual(lines[0].split(), ["0", str(start), "65536"])
+        self.assertEqual(lines[1], "0")
+        self.assertEqual(lines[2].split()[2:4], ["0", "0"], lines[2])  # the image's files: root's inside
+        self.assertEqual(lines[3], "wrote")
+        pid = next(int(l.split()[1]) for l in self.ctr(["tasks", "ls"]).stdout.splitlines()[1:] if l.split()[0] == cid)
+        with open("/proc/%d/status" % pid) as f:
+            uids = next(l.split()[1:] for l in f if l.startswith("Uid:"))
+        self.assertEqual(uids, [str(start)] * 4)  # root inside is the range's first id outside
+        # In the snapshot's upper layer on disk the file is owned by the unmapped root.
+        written = glob.glob(self.ctrd.path("root", "io.containerd.snapshotter.v1.overlayfs", "snapshots", "*", "fs", "written"))
+        self.assertEqual(len(written), 1, written)
+        st = os.stat(written[0])
+        self.assertEqual((st.st_uid, st.st_gid), (0, 0))
+        self.assertEqual(self.ctr(["tasks", "kill", "--signal", "SIGKILL", cid]).returncode, 0)
+        self.wait_status(cid, "STOPPED")
+        self.assertEqual(self.ctr(["tasks", "delete", cid]).returncode, 0)
+        self.assertStateReleased(cid)
+        self.assertEqual(self.allocations(), [])
+        # A container from the same image without a mapping still sees root-owned files.
+        self._write_policy("userNamespace: {action: off}\nuser: {action: off}")
+        p = self.run_fg(self.new_id("rg-plain-after"), "cat /proc/self/uid_map; id -u; ls -ln /bin/busybox")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        lines = p.stdout.splitlines()
+        self.assertEqual(lines[0].split(), ["0", "0", "4294967295"])
+        self.assertEqual(lines[1], "0")
+        self.assertEqual(lines[2].split()[2:4], ["0", "0"], lines[2])
 
     # -- 4. CRI annotations select policy overrides --
     def test_annotations_select_overrides(self):
