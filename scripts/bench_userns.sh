@@ -30,11 +30,12 @@ work=$(mktemp -d /dev/shm/runguard-bench-userns.XXXXXX)
 chmod 711 "$work"
 ids=(bench-ua bench-ub bench-uc bench-ud bench-ue bench-uf)
 cleanup() {
+  set +e
   for id in "${ids[@]}"; do
     "$bin/runguard" --root "$work/runc" delete -f "$id" >/dev/null 2>&1 || true
     "$runc" --root "$work/runc" delete -f "$id" >/dev/null 2>&1 || true
   done
-  grep -o " $work/[^ ]*" /proc/self/mountinfo 2>/dev/null | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  grep -o " $work/[^ ]*" /proc/self/mountinfo 2>/dev/null | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
   rm -rf "$work"
 }
 trap cleanup EXIT

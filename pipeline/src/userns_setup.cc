@@ -57,11 +57,6 @@ std::vector<nsutil::IdRange> host_ranges(const policy::UsernsPlan& plan) {
   return out;
 }
 
-std::vector<nsutil::IdMap> to_idmaps(const std::vector<policy::IdMapping>& maps) {
-  std::vector<nsutil::IdMap> out;
-  for (const auto& m : maps) out.push_back({m.container_id, m.host_id, m.size});
-  return out;
-}
 
 }  // namespace
 
@@ -117,7 +112,7 @@ Status UsernsSetup::idmap_rootfs(Json& spec, const policy::ContainerContext& ctx
   opts.copy_dir = policy_.lib_dir + "/rootfs-copies/" + ctx.id;
   record_.rootfs_pending = at;
   RG_RETURN_IF_ERROR(write_resources(dir_, record_));
-  auto m = nsutil::idmap_rootfs(*rootfs, to_idmaps(uids), to_idmaps(gids), opts);
+  auto m = nsutil::idmap_rootfs(*rootfs, uids, gids, opts);
   if (!m.is_ok()) {
     record_.rootfs_pending.clear();
     (void)write_resources(dir_, record_);

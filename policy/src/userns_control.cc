@@ -58,11 +58,10 @@ std::vector<IdMapping> spec_mappings(const Json& spec, bool gid) {
   return out;
 }
 
-std::optional<uint32_t> host_id_for(const std::vector<IdMapping>& maps, uint32_t id) {
-  for (const auto& m : maps) {
-    if (id >= m.container_id && uint64_t{id} < uint64_t{m.container_id} + m.size) return m.host_id + (id - m.container_id);
-  }
-  return std::nullopt;
+std::optional<uint32_t> host_id_of(const Json& spec, uint32_t id, bool gid) {
+  auto maps = spec_mappings(spec, gid);
+  if (maps.empty()) return id;
+  return map_to_host(maps, id);
 }
 
 UsernsShape userns_shape(const Json& spec, const ContainerContext& ctx) {
@@ -172,8 +171,8 @@ bool runs_in_user_namespace(Eval& e, const std::string& proc) {
     return u && u->host_id != 0;
   }
   if (userns_shape(e.doc(), e.ctx()) != UsernsShape::kOwnMappings) return false;
-  auto root = host_id_for(spec_mappings(e.doc(), false), 0);
-  auto root_group = host_id_for(spec_mappings(e.doc(), true), 0);
+  auto root = map_to_host(spec_mappings(e.doc(), false), 0);
+  auto root_group = map_to_host(spec_mappings(e.doc(), true), 0);
   return root.value_or(0) != 0 && root_group.value_or(0) != 0;
 }
 

@@ -213,3 +213,15 @@ TEST(UsernsControl, JoinedNamespacesKeepTheHostsAndAreReported) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(UsernsHelpers, HostIdOfAContainerId) {
+  Json spec = own_mappings_spec(300000);
+  EXPECT_EQ(runguard::policy::host_id_of(spec, 0, false), 300000u);
+  EXPECT_EQ(runguard::policy::host_id_of(spec, 65532, true), 365532u);
+  EXPECT_EQ(runguard::policy::host_id_of(spec, 65536, false), std::nullopt);
+  EXPECT_EQ(runguard::policy::host_id_of(parse(R"({"linux":{}})"), 1000, false), 1000u);
+}
+
+}  // namespace

@@ -26,22 +26,15 @@
 #include <string>
 #include <vector>
 
+#include "runguard/common/idmap.h"
 #include "runguard/common/json.h"
 #include "runguard/common/status.h"
 #include "runguard/nsutil/fd.h"
 
 namespace runguard::nsutil {
 
-// One line of uid_map/gid_map: container ids [container_id, +size) are host ids [host_id, +size).
-struct IdMap {
-  uint32_t container_id = 0;
-  uint32_t host_id = 0;
-  uint32_t size = 0;
-  bool operator==(const IdMap&) const = default;
-};
-
-// The host id that `container_id` maps to, or nullopt when it is unmapped.
-std::optional<uint32_t> map_to_host(const std::vector<IdMap>& maps, uint32_t container_id);
+using runguard::IdMap;        // common/idmap.h
+using runguard::map_to_host;
 
 // A user namespace fd (O_CLOEXEC) with exactly these uid and gid maps, owned by nobody else: the
 // helper process that created it has exited when this returns.

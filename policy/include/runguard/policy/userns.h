@@ -11,26 +11,24 @@
 #include <optional>
 #include <vector>
 
+#include "runguard/common/idmap.h"
 #include "runguard/common/json.h"
 #include "runguard/policy/context.h"
 #include "runguard/policy/policy.h"
 
 namespace runguard::policy {
 
-// One LinuxIDMapping: container ids [container_id, +size) are host ids [host_id, +size).
-struct IdMapping {
-  uint32_t container_id = 0;
-  uint32_t host_id = 0;
-  uint32_t size = 0;
-  bool operator==(const IdMapping&) const = default;
-};
+using IdMapping = runguard::IdMap;  // one LinuxIDMapping
 
 // linux.uidMappings (gid = false) or linux.gidMappings; entries of the wrong shape are skipped
 // (validate_spec reports them).
 std::vector<IdMapping> spec_mappings(const Json& spec, bool gid);
 
-// The host id `container_id` maps to, or nullopt when unmapped.
-std::optional<uint32_t> host_id_for(const std::vector<IdMapping>& maps, uint32_t container_id);
+// The host id that container uid (gid = false) or gid `id` is under the spec's mappings; `id`
+// itself when the spec has no user namespace mappings (the host's ids); nullopt when the spec
+// maps ids but not this one. Files the runtime creates for a container (secrets, sockets) are
+// chowned to it, so the container's own user can read them.
+std::optional<uint32_t> host_id_of(const Json& spec, uint32_t id, bool gid);
 
 // How a spec's user namespace looks.
 enum class UsernsShape {
