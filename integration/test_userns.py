@@ -47,10 +47,10 @@ class UsernsTest(RunguardTestCase):
 
     def setUp(self):
         super().setUp()
-        self.mounts_before = len(mount_lines())
         self.addCleanup(self.assertNoMountsLeft)
 
     def assertNoMountsLeft(self):
+        # Only the test's own directory: other processes mount and unmount concurrently.
         leftover = [l for l in mount_lines() if self.tmp in l]
         self.assertEqual(leftover, [], "mounts left under the test directory")
 
@@ -100,7 +100,7 @@ class UsernsTest(RunguardTestCase):
         self.assertEqual((st.st_uid, st.st_gid), (0, 0))
         self.assertEqual(self.allocations(), [])
         self.assertStateDirEmpty()
-        self.assertEqual(len(mount_lines()), self.mounts_before)
+        self.assertNoMountsLeft()
 
     def b_config_root(self, b):
         return b.read_config()["root"]["path"]
@@ -152,7 +152,7 @@ class UsernsTest(RunguardTestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(self.allocations(), [])
         self.assertStateDirEmpty()
-        self.assertEqual(len(mount_lines()), self.mounts_before)
+        self.assertNoMountsLeft()
 
     def test_failed_create_releases_everything(self):
         self.write_policy()
@@ -165,7 +165,7 @@ class UsernsTest(RunguardTestCase):
         self.assertIn("/no/such/program", b.log_text())
         self.assertEqual(self.allocations(), [])
         self.assertStateDirEmpty()
-        self.assertEqual(len(mount_lines()), self.mounts_before)
+        self.assertNoMountsLeft()
 
     def test_denied_create_takes_nothing(self):
         self.write_policy()
@@ -178,7 +178,7 @@ class UsernsTest(RunguardTestCase):
         self.assertEqual(b.config_bytes(), before)
         self.assertEqual(self.allocations(), [])
         self.assertStateDirEmpty()
-        self.assertEqual(len(mount_lines()), self.mounts_before)
+        self.assertNoMountsLeft()
 
     # -- the pool --
     def test_exhausted_pool_is_a_clear_error_and_recovers(self):
@@ -231,7 +231,7 @@ class UsernsTest(RunguardTestCase):
             self.delete(cid)
         self.assertEqual(self.allocations(), [])
         self.assertStateDirEmpty()
-        self.assertEqual(len(mount_lines()), self.mounts_before)
+        self.assertNoMountsLeft()
 
     # -- specs with their own mappings --
     def own_mapping_bundle(self, name, host):
