@@ -77,3 +77,8 @@ echo "| in-process (bench/policy_bench.cc, 20 KB containerd CRI spec) | median |
 echo "|---|---|"
 "$bin/runguard_policy_bench" --benchmark_repetitions=10 --benchmark_report_aggregates_only=true 2>/dev/null \
   | awk '/_median/ {sub("_median", "", $1); printf "| %s | %s %s |\n", $1, $2, $3}'
+
+# 4. The per-container user namespace (controls.userNamespace): runguard with it and without it,
+#    runc with and without one, and runguard's own share (scripts/bench_userns.sh).
+echo
+"$here/bench_userns.sh" "$bin" 40 "$rounds"

@@ -28,7 +28,7 @@ runc=$(command -v runc)
 work=$(mktemp -d /dev/shm/runguard-bench-userns.XXXXXX)
 # The container's root (an unprivileged host id) must be able to search its way to the rootfs.
 chmod 711 "$work"
-ids=(bench-ua bench-ub bench-uc bench-ud bench-ue bench-uf)
+ids=(bench-ua bench-ub bench-uc bench-ud bench-ue bench-uf bench-us)
 cleanup() {
   set +e
   for id in "${ids[@]}"; do
@@ -127,6 +127,34 @@ echo "|---|---|"
 "$here/bench_summary.py" "(b)/(c): the user namespace inside runguard" 2 1 "${files[@]}" | awk -F'|' '{print "|" $2 "|" $5 "|"}'
 "$here/bench_summary.py" "(b)/(f): runguard's own work, userns included" 5 1 "${files[@]}" | awk -F'|' '{print "|" $2 "|" $5 "|"}'
 "$here/bench_summary.py" "(c)/(e): runguard's own work, no userns" 4 2 "${files[@]}" | awk -F'|' '{print "|" $2 "|" $5 "|"}'
+
+# runguard's own work, without runc's: the same create with `runtime.path: /bin/true` (runguard
+# does everything up to the exec, then execs /bin/true), and runguard-hook's poststop release. The
+# untimed --prepare releases the previous iteration (`runguard delete -f`: release, then exec the
+# stub) or creates the container the hook then releases.
+for a in enforce off; do { echo "runtime: { path: /bin/true }"; cat "$work/$a.yaml"; } > "$work/stub-$a.yaml"; done
+echo '{"ociVersion":"1.0.2-dev","id":"bench-us","status":"stopped","bundle":"'"$work/run"'"}' > "$work/hookstate.json"
+rg="$bin/runguard --root $work/runc"
+stub_prep() { echo "sh -c '$rg delete -f bench-us >/dev/null 2>&1; cp $work/run/config.orig $work/run/config.json; ln -sfn stub-$1.yaml $work/policy.yaml${2:+; $rg create --bundle $work/run bench-us}'"; }
+hook="sh -c '$bin/runguard-hook poststop --state-dir $work/state < $work/hookstate.json'"
+hyperfine -N --style none --warmup 10 --runs 200 --export-json "$work/stub.json" \
+  --prepare "$(stub_prep enforce)" "$rg create --bundle $work/run bench-us" \
+  --prepare "$(stub_prep off)" "$rg create --bundle $work/run bench-us" \
+  --prepare "$(stub_prep enforce)" "/bin/true create --bundle $work/run bench-us" \
+  --prepare "$(stub_prep enforce 1)" "$hook" \
+  --prepare "$(stub_prep off 1)" "$hook" \
+  --prepare "$(stub_prep off)" "sh -c 'true < $work/hookstate.json'" >/dev/null 2>&1
+$rg delete -f bench-us >/dev/null 2>&1 || true
+ln -sfn enforce.yaml "$work/policy.yaml"
+echo
+echo "| runguard's own work (runtime.path: /bin/true, 200 runs) | userNamespace enforce | off | the stub alone | enforce - off |"
+echo "|---|---|---|---|---|"
+python3 - "$work/stub.json" <<'PY'
+import json, sys
+m = [r["median"] * 1e3 for r in json.load(open(sys.argv[1]))["results"]]
+print("| `create` up to the exec of the runtime | %.2f ms | %.2f ms | %.2f ms (`/bin/true`) | %+.2f ms |" % (m[0], m[1], m[2], m[0] - m[1]))
+print("| poststop `runguard-hook` (via `sh -c`) | %.2f ms | %.2f ms | %.2f ms (`sh -c true`) | %+.2f ms |" % (m[3], m[4], m[5], m[3] - m[4]))
+PY
 
 # Leak check: every run deleted its container and released what runguard took.
 leaks=0

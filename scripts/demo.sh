@@ -8,6 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 [ "$(id -u)" -eq 0 ] || { echo "demo: run as root (runc needs it)" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/runguard-demo.XXXXXX)
+chmod 0755 "$work"  # the containers' root users (unprivileged host ids) reach their rootfs under it
 cleanup() {
   runc --root "$work/runc" delete -f demo-insecure >/dev/null 2>&1 || true
   runc --root "$work/runc" delete -f demo-denied >/dev/null 2>&1 || true
@@ -31,6 +32,7 @@ bold "policy (everything not named here is runguard's built-in secure default)"
 cat "$work/policy.yaml"
 
 probe='echo "uid/gid:       $(id -u)/$(id -g)"
+echo "uid_map:       $(cat /proc/self/uid_map)"
 grep -E "^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):" /proc/self/status
 echo "memory limit:  $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max)"
 echo "pids limit:    $(cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max)"
