@@ -17,4 +17,8 @@ int cmd_validate(const std::vector<std::string>& args);
 // runguardctl controls [--format text|json]: the control catalog with CIS / PSS references.
 int cmd_controls(const std::vector<std::string>& args);
 
+// runguardctl userns [list|gc] [--lib-dir DIR] [--format text|json]: the user-namespace ranges
+// (libDir from the policy unless given), or collect those of containers that no longer exist.
+int cmd_userns(const std::vector<std::string>& args);
+
 }  // namespace runguard::cli

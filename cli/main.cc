@@ -13,6 +13,8 @@ int usage() {
                "        evaluate a bundle offline (exit 0 allowed, 1 denied, 2 usage or input error)\n"
                "  validate POLICY_FILE       check a policy file (exit 0 valid, 2 invalid)\n"
                "  controls [--format json]   list the controls with their CIS / PSS references\n"
+               "  userns [list|gc] [--lib-dir DIR] [--format json]\n"
+               "                             user-namespace ranges and their containers; gc frees dead ones\n"
                "  version                    print the version\n";
   return 2;
 }
@@ -26,6 +28,7 @@ int main(int argc, char** argv) {
   if (verb == "check") return runguard::cli::cmd_check(rest);
   if (verb == "controls") return runguard::cli::cmd_controls(rest);
   if (verb == "validate") return runguard::cli::cmd_validate(rest);
+  if (verb == "userns") return runguard::cli::cmd_userns(rest);
   if (verb == "version" || verb == "--version") {
     std::cout << "runguardctl " << RUNGUARD_VERSION << "\n";
     return 0;

@@ -13,7 +13,7 @@ import subprocess
 import threading
 import unittest
 
-from harness import RUNC, RunguardTestCase
+from harness import RUNC, RUNGUARD as RUNGUARD_PATH, RunguardTestCase
 
 POOL_BASE = 1073741824  # the default userNamespace.firstHostId
 
@@ -332,3 +332,40 @@ class UsernsTest(RunguardTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class UsernsCtlTest(RunguardTestCase):
+    """`runguardctl userns`: what the allocator holds, and garbage collection on demand."""
+
+    def ctl(self, *args):
+        ctl = os.path.join(os.path.dirname(RUNGUARD_PATH), "runguardctl")
+        return subprocess.run([ctl, "userns"] + list(args), capture_output=True, text=True, env=self.env(), timeout=30)
+
+    def test_list_and_gc(self):
+        self.write_policy()
+        b = self.bundle()
+        cid = self.start_sleeper(b)
+        p = self.ctl("--format", "json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        (alloc,) = json.loads(p.stdout)["allocations"]
+        self.assertEqual([(m["id"], m["alive"]) for m in alloc["members"]], [(cid, True)])
+        p = self.ctl()
+        self.assertIn(cid, p.stdout)
+        self.assertNotIn("(dead)", p.stdout)
+        # A container that vanished without a delete (runguard killed, a reboot): its record stays
+        # until the next allocation or an explicit gc.
+        path = os.path.join(self.lib_dir, "userns", "ranges.json")
+        with open(path) as f:
+            state = json.load(f)
+        state["allocations"].append({"group": "gone", "fixed": False, "ranges": [{"start": 1073741824 + 65536 * 9, "size": 65536}],
+                                     "members": [{"id": "gone", "runtimeRoot": self.runc_root,
+                                                  "stateDir": os.path.join(self.state_dir, "gone"), "created": 1}]})
+        with open(path, "w") as f:
+            json.dump(state, f)
+        self.assertIn("gone (dead)", self.ctl().stdout)
+        p = self.ctl("gc")
+        self.assertEqual((p.returncode, p.stdout.strip()), (0, "released 1 dead container(s)"), p.stderr)
+        self.assertEqual([a["group"] for a in json.loads(self.ctl("--format=json").stdout)["allocations"]], [cid])
+        p = self.ctl("--lib-dir", self.lib_dir, "bogus")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("unexpected argument", p.stderr)

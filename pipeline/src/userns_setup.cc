@@ -12,21 +12,11 @@
 #include "runguard/nsutil/idmap.h"
 #include "runguard/nsutil/userns_alloc.h"
 #include "runguard/policy/engine.h"
+#include "runguard/pipeline/userns_admin.h"
 #include "runguard/policy/userns.h"
 
 namespace runguard::pipeline::internal {
 namespace {
-
-// A container stays alive for the allocator while runc knows it, or for a short while after its
-// create started (runc has not written state.json yet). Anything else lost its range to a crash
-// or a reboot.
-constexpr int64_t kCreateGraceSeconds = 300;
-
-bool member_alive(const nsutil::UsernsMember& m) {
-  std::string root = m.runtime_root.empty() ? "/run/runc" : m.runtime_root;
-  if (nsutil::path_exists(root + "/" + m.id + "/state.json")) return true;
-  return nsutil::path_exists(m.state_dir) && std::time(nullptr) - m.created < kCreateGraceSeconds;
-}
 
 // Subordinate id ranges handed to users for rootless containers ("name:start:count" lines of
 // /etc/subuid and /etc/subgid): never given to a container.
@@ -77,7 +67,7 @@ Status UsernsSetup::acquire(const Json& spec, policy::ContainerContext& ctx) {
   // Recorded first: a crash after the allocator's write must still find the range to release.
   RG_RETURN_IF_ERROR(write_resources(dir_, record_));
   nsutil::UsernsAllocator alloc(record_.userns_dir);
-  auto a = alloc.acquire(claim, pool, member_alive);
+  auto a = alloc.acquire(claim, pool, userns_member_alive);
   if (!a.is_ok()) {
     Code code = a.status().code() == Code::kIo ? Code::kIo : Code::kInvalidArgument;
     return Status(code, "user namespace for container " + ctx.id + ": " + a.status().message(), a.status().error_number());
