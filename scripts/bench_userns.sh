@@ -11,6 +11,8 @@
 #   (e) runc, the spec runguard wrote for (c) (hardened, no user namespace)
 #   (f) runc, the spec runguard wrote for (b), root.path pointed at a copy of the rootfs chowned to
 #       runguard's range instead of the idmapped mount (the hardening plus the userns, in runc)
+#   (g) runguard, every control off but userNamespace: enforce - the comparison: the cost
+#       of a user namespace through runguard against runc without one
 # Both runguard commands read RUNGUARD_CONFIG, a symlink the untimed --prepare points at the
 # enforce or the off policy (no env(1) exec inside the timing). After the last round it checks that
 # nothing leaked: stateDir empty, no allocation left in <libDir>/userns/ranges.json, no mount below
@@ -28,7 +30,7 @@ runc=$(command -v runc)
 work=$(mktemp -d /dev/shm/runguard-bench-userns.XXXXXX)
 # The container's root (an unprivileged host id) must be able to search its way to the rootfs.
 chmod 711 "$work"
-ids=(bench-ua bench-ub bench-uc bench-ud bench-ue bench-uf bench-us)
+ids=(bench-ua bench-ub bench-uc bench-ud bench-ue bench-uf bench-ug bench-us)
 cleanup() {
   set +e
   for id in "${ids[@]}"; do
@@ -47,6 +49,11 @@ policy() {  # policy FILE USERNS_ACTION
 }
 policy "$work/enforce.yaml" enforce
 policy "$work/off.yaml" off
+{ echo "stateDir: $work/state"; echo "libDir: $work/lib"; echo "controls:"
+  for c in user capabilities noNewPrivileges seccomp resources hostNamespaces privileged sensitiveMounts readonlyRootfs secretsInEnv; do
+    echo "  $c: { action: off }"
+  done
+  echo "  userNamespace: { action: enforce }"; } > "$work/usernsonly.yaml"
 export RUNGUARD_CONFIG="$work/policy.yaml"
 
 mk() { "$here/mkbundle.py" "$work/$1" -- /bin/true; }
@@ -104,6 +111,7 @@ cmds=(
   --prepare "true" "$runc --root $work/runc run --bundle $work/userns bench-ud"
   --prepare "true" "$runc --root $work/runc run --bundle $work/hardened bench-ue"
   --prepare "true" "$runc --root $work/runc run --bundle $work/hardened-userns bench-uf"
+  --prepare "sh -c 'cp $work/run/config.orig $work/run/config.json && ln -sfn usernsonly.yaml $work/policy.yaml'" "$bin/runguard --root $work/runc run --bundle $work/run bench-ug"
 )
 # The first command needs a --prepare too (hyperfine: none or one per command).
 cmds=(--prepare "cp $work/run/config.orig $work/run/config.json" "${cmds[@]}")
@@ -121,6 +129,7 @@ echo "|---|---|---|---|---|"
 "$here/bench_summary.py" "(d) runc, + userns and mappings, chowned rootfs" 0 3 --difference "${files[@]}"
 "$here/bench_summary.py" "(e) runc, the spec runguard wrote for (c)" 0 4 --difference "${files[@]}"
 "$here/bench_summary.py" "(f) runc, the spec runguard wrote for (b), chowned rootfs" 0 5 --difference "${files[@]}"
+"$here/bench_summary.py" "(g) runguard, only userNamespace: enforce" 0 6 --difference "${files[@]}"
 echo
 echo "| pair | ratio, median of rounds |"
 echo "|---|---|"

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -90,48 +91,50 @@ class NsHelper {
   NsHelper(const NsHelper&) = delete;
   NsHelper& operator=(const NsHelper&) = delete;
   ~NsHelper() {
+    if (stack_ != nullptr && pid_ <= 0) ::munmap(stack_, kStackSize);
     if (pid_ <= 0) return;
     char c = 0;
     if (go_.valid()) (void)!::write(go_.get(), &c, 1);
     go_.reset();
     while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
     }
+    ::munmap(stack_, kStackSize);  // only once the child, which ran on it, is gone
   }
 
-  // Forks the helper; returns the child's unshare errno (0 on success) or an error.
+  // Starts the helper, born in a new user namespace. It shares our memory (CLONE_VM: no page
+  // tables are copied, which cost a fork of the runtime ~1-3 ms on a loaded node) and runs on its
+  // own small stack, blocked on a pipe until the destructor lets it exit. Returns the errno of
+  // clone (0 on success).
   Result<int> start() {
-    int ready[2], go[2];
-    if (::pipe2(ready, O_CLOEXEC) != 0) return io_error("pipe2", errno);
-    UniqueFd ready_r(ready[0]), ready_w(ready[1]);
+    int go[2];
     if (::pipe2(go, O_CLOEXEC) != 0) return io_error("pipe2", errno);
     UniqueFd go_r(go[0]), go_w(go[1]);
-    pid_t pid = ::fork();
-    if (pid < 0) return io_error("fork (user namespace helper)", errno);
-    if (pid == 0) run_child(ready_w.get(), go_r.get());  // never returns
+    void* stack = ::mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) return io_error("mmap (user namespace helper stack)", errno);
+    stack_ = stack;
+    read_fd_ = go_r.get();
+    pid_t pid = ::clone(&NsHelper::run_child, static_cast<char*>(stack) + kStackSize, CLONE_VM | CLONE_NEWUSER | SIGCHLD, this);
+    if (pid < 0) return errno;
     pid_ = pid;
     go_ = std::move(go_w);
-    ready_w.reset();
-    int child_errno = 0;
-    ssize_t n;
-    do {
-      n = ::read(ready_r.get(), &child_errno, sizeof(child_errno));
-    } while (n < 0 && errno == EINTR);
-    if (n != static_cast<ssize_t>(sizeof(child_errno))) return io_error("user namespace helper died before reporting", EPIPE);
-    return child_errno;
+    return 0;
   }
   pid_t pid() const { return pid_; }
 
  private:
-  // Async-signal-safe calls only: the parent may be multi-threaded.
-  [[noreturn]] static void run_child(int ready_w, int go_r) {
-    int err = ::unshare(CLONE_NEWUSER) == 0 ? 0 : errno;
-    (void)!::write(ready_w, &err, sizeof(err));
+  static constexpr size_t kStackSize = 64 * 1024;
+
+  // Runs in the child, on the shared address space and the parent's thread-local storage: one
+  // read, no allocation, no errno. Woken early (a signal), it exits and the parent's write of
+  // uid_map fails cleanly; it never loops.
+  static int run_child(void* arg) {
     char c;
-    while (::read(go_r, &c, 1) < 0 && errno == EINTR) {
-    }
-    ::_exit(0);
+    (void)!::read(static_cast<NsHelper*>(arg)->read_fd_, &c, 1);
+    return 0;
   }
 
+  void* stack_ = nullptr;
+  int read_fd_ = -1;
   pid_t pid_ = -1;
   UniqueFd go_;
 };
@@ -622,7 +625,7 @@ Result<UniqueFd> open_userns(const std::vector<IdMap>& uids, const std::vector<I
   RG_RETURN_IF_ERROR(validate_maps(gids, "gid"));
   NsHelper helper;
   RG_ASSIGN_OR_RETURN(int child_errno, helper.start());
-  if (child_errno != 0) return io_error("unshare(CLONE_NEWUSER) in the user namespace helper", child_errno);
+  if (child_errno != 0) return io_error("clone(CLONE_NEWUSER) for the user namespace helper", child_errno);
   const std::string proc = "/proc/" + std::to_string(helper.pid());
   RG_RETURN_IF_ERROR(write_proc_file(proc + "/uid_map", map_text(uids)));
   RG_RETURN_IF_ERROR(write_proc_file(proc + "/gid_map", map_text(gids)));
