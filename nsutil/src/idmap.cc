@@ -8,11 +8,13 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <utility>
@@ -103,8 +105,10 @@ class NsHelper {
 
   // Starts the helper, born in a new user namespace. It shares our memory (CLONE_VM: no page
   // tables are copied, which cost a fork of the runtime ~1-3 ms on a loaded node) and runs on its
-  // own small stack, blocked on a pipe until the destructor lets it exit. Returns the errno of
-  // clone (0 on success).
+  // own small stack, blocked on a pipe until the destructor lets it exit, or until we die: the
+  // child gets a copy of our fd table (no CLONE_FILES) and closes its copy of the write end first,
+  // so ours is the only one and our death (SIGKILL between clone and the destructor) is EOF to it.
+  // Returns the errno of clone (0 on success).
   Result<int> start() {
     int go[2];
     if (::pipe2(go, O_CLOEXEC) != 0) return io_error("pipe2", errno);
@@ -113,6 +117,7 @@ class NsHelper {
     if (stack == MAP_FAILED) return io_error("mmap (user namespace helper stack)", errno);
     stack_ = stack;
     read_fd_ = go_r.get();
+    write_fd_ = go_w.get();
     pid_t pid = ::clone(&NsHelper::run_child, static_cast<char*>(stack) + kStackSize, CLONE_VM | CLONE_NEWUSER | SIGCHLD, this);
     if (pid < 0) return errno;
     pid_ = pid;
@@ -124,17 +129,20 @@ class NsHelper {
  private:
   static constexpr size_t kStackSize = 64 * 1024;
 
-  // Runs in the child, on the shared address space and the parent's thread-local storage: one
-  // read, no allocation, no errno. Woken early (a signal), it exits and the parent's write of
-  // uid_map fails cleanly; it never loops.
+  // Runs in the child, on the shared address space and the parent's thread-local storage: raw
+  // system calls only, no allocation, no errno-dependent loop. Woken early (a signal), it exits and
+  // the parent's write of uid_map fails cleanly; it never loops.
   static int run_child(void* arg) {
+    const NsHelper* self = static_cast<const NsHelper*>(arg);
+    (void)::syscall(SYS_close, self->write_fd_);  // our copy only: the parent's stays open
     char c;
-    (void)!::read(static_cast<NsHelper*>(arg)->read_fd_, &c, 1);
+    (void)::syscall(SYS_read, self->read_fd_, &c, 1);
     return 0;
   }
 
   void* stack_ = nullptr;
   int read_fd_ = -1;
+  int write_fd_ = -1;  // the number the child closes in its copy of the fd table
   pid_t pid_ = -1;
   UniqueFd go_;
 };
@@ -209,25 +217,56 @@ Status cannot_idmap(const std::string& rootfs, const std::string& layer, int err
                 err);
 }
 
+std::string kernel_release() {
+  struct utsname u {};
+  if (::uname(&u) != 0) return "unknown";
+  return u.release;
+}
+
+// Whether the running kernel's release is below major.minor; an unparsable release is not.
+bool kernel_older_than(int major, int minor) {
+  int ma = 0, mi = 0;
+  if (std::sscanf(kernel_release().c_str(), "%d.%d", &ma, &mi) != 2) return false;
+  return ma < major || (ma == major && mi < minor);
+}
+
+// The kernel lacks a call (ENOSYS: open_tree, move_mount before 5.2, mount_setattr before 5.12)
+// or overlay refuses idmapped layers (before 5.19). The same class as cannot_idmap (kUnavailable),
+// so a plain directory may still fall back to a chowned copy.
+Status kernel_lacks_idmap(const std::string& rootfs, const std::string& what, int err) {
+  return Status(Code::kUnavailable,
+                "rootfs " + rootfs + ": " + what + ": this kernel (" + kernel_release() +
+                    ") does not support idmapped mounts (Linux 5.12+; overlay on idmapped layers 5.19+); "
+                    "upgrade the kernel, or for a plain directory rootfs set userNamespace.fallback: chown",
+                err);
+}
+
 // A detached, idmapped clone of the mount tree at `path` (recursive: with its submounts).
 Result<UniqueFd> idmapped_clone(const std::string& rootfs, const std::string& path, int userns_fd, bool recursive) {
   unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0);
   UniqueFd tree(sys_open_tree(AT_FDCWD, path.c_str(), flags));
-  if (!tree.valid()) return io_error("open_tree " + path, errno);
+  if (!tree.valid()) {
+    int err = errno;
+    if (err == ENOSYS) return kernel_lacks_idmap(rootfs, "cloning " + path + " (open_tree)", err);
+    return io_error("open_tree " + path, err);
+  }
   struct mount_attr attr {};
   attr.attr_set = MOUNT_ATTR_IDMAP;
   attr.userns_fd = static_cast<uint64_t>(userns_fd);
   if (sys_mount_setattr(tree.get(), "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr) != 0) {
     int err = errno;
+    if (err == ENOSYS) return kernel_lacks_idmap(rootfs, "idmapping a clone of " + path + " (mount_setattr)", err);
     if (err == EINVAL || err == EOPNOTSUPP) return cannot_idmap(rootfs, path, err);
     return io_error("rootfs " + rootfs + ": idmapping a clone of " + path + " (mount_setattr)", err);
   }
   return tree;
 }
 
-Result<MountGuard> attach(UniqueFd& tree, const std::string& where) {
+Result<MountGuard> attach(const std::string& rootfs, UniqueFd& tree, const std::string& where) {
   if (sys_move_mount(tree.get(), "", AT_FDCWD, where.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0) {
-    return io_error("move_mount onto " + where, errno);
+    int err = errno;
+    if (err == ENOSYS) return kernel_lacks_idmap(rootfs, "mounting onto " + where + " (move_mount)", err);
+    return io_error("move_mount onto " + where, err);
   }
   return MountGuard(where);
 }
@@ -247,7 +286,7 @@ Result<IdmappedRootfs> record(const std::string& target, const std::string& kind
 
 Result<IdmappedRootfs> idmap_bind(const std::string& rootfs, const std::string& dest, int userns_fd) {
   RG_ASSIGN_OR_RETURN(UniqueFd tree, idmapped_clone(rootfs, rootfs, userns_fd, true));
-  RG_ASSIGN_OR_RETURN(MountGuard guard, attach(tree, dest));
+  RG_ASSIGN_OR_RETURN(MountGuard guard, attach(rootfs, tree, dest));
   return record(dest, "bind", guard);
 }
 
@@ -332,7 +371,7 @@ Status attach_clone(const std::string& rootfs, const std::string& layer, const s
   }
   s.dirs.emplace_back(at);
   RG_ASSIGN_OR_RETURN(UniqueFd tree, idmapped_clone(rootfs, layer, userns_fd, false));
-  RG_ASSIGN_OR_RETURN(MountGuard guard, attach(tree, at));
+  RG_ASSIGN_OR_RETURN(MountGuard guard, attach(rootfs, tree, at));
   s.mounts.push_back(std::move(guard));
   return Status::ok();
 }
@@ -420,6 +459,16 @@ Status mount_overlay_as(const std::string& scratch, const std::string& rootfs, u
                   "has index=on, which forbids it); mount the engine's overlays with index=off to idmap them",
                   err);
   }
+  if (err == EINVAL) {
+    // Before 5.19 overlayfs refuses idmapped layers with EINVAL; on a newer kernel it refused
+    // these particular layers. Either way this overlay cannot be idmapped here.
+    if (kernel_older_than(5, 19)) return kernel_lacks_idmap(rootfs, "mounting overlayfs on the idmapped layers", err);
+    return Status(Code::kUnavailable,
+                  "rootfs " + rootfs + ": overlayfs on this kernel (" + kernel_release() +
+                      ") refused the idmapped layers (options \"" + data + "\", in " + scratch +
+                      "); the overlay's layers cannot be idmapped here",
+                  err);
+  }
   if (err != 0) {
     return io_error("rootfs " + rootfs + ": mounting the idmapped overlay (options \"" + data + "\", in " + scratch + ")",
                     err);
@@ -439,11 +488,24 @@ Status check_layer_paths(const std::string& rootfs, const OverlayLayers& layers)
   return Status::ok();
 }
 
+// Data-only layers hold file data reached only through metacopy redirects of the layers above
+// (composefs-style images). Rebuilding the overlay would have to pass them as data-only layers
+// again; as ordinary lower layers their whole contents would appear in the container's rootfs.
+Status check_no_data_only_layers(const std::string& rootfs, const OverlayLayers& layers) {
+  if (layers.data_only.empty()) return Status::ok();
+  return Status(Code::kUnavailable,
+                "rootfs " + rootfs + ": the overlay has " + std::to_string(layers.data_only.size()) +
+                    " data-only lower layer(s) (\"::\" in lowerdir or datadir+=, first " + layers.data_only.front() +
+                    "), which runguard cannot idmap without exposing their contents as ordinary layers; "
+                    "mount the image without data-only layers, or run the container without a user namespace");
+}
+
 Result<IdmappedRootfs> idmap_overlay(const std::string& rootfs, const std::string& dest, const MountInfo& top,
                                      int userns_fd, const std::string& scratch, Creator creator) {
   auto parsed = overlay_layers(top.super_options);
   if (!parsed) return std::move(parsed).take_status().with_context("rootfs " + rootfs);
   RG_RETURN_IF_ERROR(check_layer_paths(rootfs, *parsed));
+  RG_RETURN_IF_ERROR(check_no_data_only_layers(rootfs, *parsed));
   if (scratch.empty() || scratch[0] != '/') {
     return invalid("rootfs " + rootfs + ": an overlay rootfs needs an absolute scratch directory (got \"" + scratch + "\")");
   }
@@ -598,6 +660,22 @@ class CopyGuard {
   std::string path_;
 };
 
+// Binds the copy over `dest`. The fallback exists for kernels without idmapped mounts, so where
+// the new mount API is missing too (ENOSYS) it uses a classic bind mount.
+Result<MountGuard> bind_copy(const std::string& copy_dir, const std::string& dest) {
+  UniqueFd tree(sys_open_tree(AT_FDCWD, copy_dir.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+  if (tree.valid()) {
+    if (sys_move_mount(tree.get(), "", AT_FDCWD, dest.c_str(), MOVE_MOUNT_F_EMPTY_PATH) == 0) return MountGuard(dest);
+    if (errno != ENOSYS) return io_error("move_mount onto " + dest, errno);
+  } else if (errno != ENOSYS) {
+    return io_error("open_tree " + copy_dir, errno);
+  }
+  if (::mount(copy_dir.c_str(), dest.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+    return io_error("bind mount " + copy_dir + " onto " + dest, errno);
+  }
+  return MountGuard(dest);
+}
+
 Result<IdmappedRootfs> idmap_copy(const std::string& rootfs, const std::string& dest, const std::vector<IdMap>& uids,
                                   const std::vector<IdMap>& gids, const std::string& copy_dir) {
   if (copy_dir.empty() || copy_dir[0] != '/') {
@@ -609,9 +687,7 @@ Result<IdmappedRootfs> idmap_copy(const std::string& rootfs, const std::string& 
   }
   CopyGuard copy(copy_dir);
   RG_RETURN_IF_ERROR(copy_tree_shifted(rootfs, copy_dir, uids, gids).with_context("rootfs " + rootfs + ": chown fallback"));
-  UniqueFd tree(sys_open_tree(AT_FDCWD, copy_dir.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
-  if (!tree.valid()) return io_error("open_tree " + copy_dir, errno);
-  RG_ASSIGN_OR_RETURN(MountGuard guard, attach(tree, dest));
+  RG_ASSIGN_OR_RETURN(MountGuard guard, bind_copy(copy_dir, dest));
   RG_ASSIGN_OR_RETURN(IdmappedRootfs r, record(dest, "copy", guard));
   r.copy_dir = copy_dir;
   copy.release();

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 
@@ -173,6 +174,24 @@ std::optional<MountInfo> top_mount_at(const std::vector<MountInfo>& mounts, cons
   return *top;
 }
 
+std::vector<MountInfo> mounts_under(const std::vector<MountInfo>& mounts, const std::string& dir) {
+  const std::string want = normalise(dir);
+  const std::string prefix = want == "/" ? want : want + "/";
+  std::vector<size_t> hits;
+  for (size_t i = 0; i < mounts.size(); ++i) {
+    const std::string& mp = mounts[i].mount_point;
+    if (mp == want || mp.compare(0, prefix.size(), prefix) == 0) hits.push_back(i);
+  }
+  std::sort(hits.begin(), hits.end(), [&](size_t a, size_t b) {
+    size_t la = mounts[a].mount_point.size(), lb = mounts[b].mount_point.size();
+    return la != lb ? la > lb : a > b;
+  });
+  std::vector<MountInfo> out;
+  out.reserve(hits.size());
+  for (size_t i : hits) out.push_back(mounts[i]);
+  return out;
+}
+
 Result<MountInfo> mount_of(const std::string& path) {
   struct statx stx {};
   if (::statx(AT_FDCWD, path.c_str(), AT_NO_AUTOMOUNT, STATX_MNT_ID, &stx) != 0) {
@@ -200,13 +219,20 @@ Result<OverlayLayers> overlay_layers(const std::string& super_options) {
     std::string value = eq == std::string::npos ? std::string() : opt.substr(eq + 1);
     if (key == "lowerdir") {
       saw_lowerdir = true;
-      // "::" separates data-only layers; the empty piece between the colons is skipped.
+      // "::" (an empty piece) starts the data-only layers: every layer after it is one.
+      bool data_only = false;
       for (const std::string& p : split_unescaped(value, ':')) {
-        if (!p.empty()) layers.lower.push_back(unescape_backslashes(p));
+        if (p.empty()) {
+          data_only = true;
+          continue;
+        }
+        (data_only ? layers.data_only : layers.lower).push_back(unescape_backslashes(p));
       }
-    } else if (key == "lowerdir+" || key == "datadir+") {
+    } else if (key == "lowerdir+") {
       saw_lowerdir = true;
       layers.lower.push_back(unescape_backslashes(value));
+    } else if (key == "datadir+") {
+      layers.data_only.push_back(unescape_backslashes(value));
     } else if (key == "upperdir") {
       layers.upper = unescape_backslashes(value);
     } else if (key == "workdir") {

@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 #include <memory>
 #include <set>
 #include <thread>
@@ -155,6 +154,8 @@ Result<UsernsMember> decode_member(const Json& json, const std::string& where, c
     return corrupt(path, where + ".created", "is out of range");
   }
   m.created = created->get<int64_t>();
+  // Optional: files written before boot ids were recorded have none.
+  if (json.contains("bootId")) { RG_ASSIGN_OR_RETURN(m.boot_id, string_field(json, "bootId", where, path)); }
   if (m.id.empty()) return corrupt(path, where + ".id", "is empty");
   return m;
 }
@@ -242,7 +243,8 @@ Json encode(const Allocations& allocs) {
     for (const IdRange& r : a.ranges) ranges.push_back(Json{{"start", r.start}, {"size", r.size}});
     Json members = Json::array();
     for (const UsernsMember& m : a.members) {
-      members.push_back(Json{{"id", m.id}, {"runtimeRoot", m.runtime_root}, {"stateDir", m.state_dir}, {"created", m.created}});
+      members.push_back(Json{{"id", m.id}, {"runtimeRoot", m.runtime_root}, {"stateDir", m.state_dir}, {"created", m.created},
+                              {"bootId", m.boot_id}});
     }
     list.push_back(Json{{"group", a.group}, {"fixed", a.fixed}, {"ranges", std::move(ranges)}, {"members", std::move(members)}});
   }
@@ -311,8 +313,9 @@ Status validate_pool(const UsernsPool& pool) {
 }
 
 // Sorts and merges overlapping ranges (a spec's uid and gid mappings usually name the same host
-// ids). Ranges must be non-empty and stay below 4294967295.
-Result<std::vector<IdRange>> normalize_fixed(std::vector<IdRange> ranges) {
+// ids). Ranges must be non-empty, stay below 4294967295 and, merged, hold at most `max_size` ids
+// each (0 = no limit).
+Result<std::vector<IdRange>> normalize_fixed(std::vector<IdRange> ranges, uint32_t max_size) {
   for (const IdRange& r : ranges) {
     if (r.size == 0) {
       return invalid("user-namespace host range at " + std::to_string(r.start) +
@@ -330,6 +333,13 @@ Result<std::vector<IdRange>> normalize_fixed(std::vector<IdRange> ranges) {
       out.back().size = static_cast<uint32_t>(std::max(end_of(out.back()), end_of(r)) - out.back().start);
     } else {
       out.push_back(r);
+    }
+  }
+  for (const IdRange& r : out) {
+    if (max_size != 0 && r.size > max_size) {
+      return invalid("user-namespace host range " + describe(r) + " of uidMappings/gidMappings holds " +
+                     std::to_string(r.size) + " ids, more than the " + std::to_string(max_size) +
+                     " allowed for a spec's own mappings; map fewer host ids, or leave the mappings to the pool");
     }
   }
   return out;
@@ -411,6 +421,40 @@ Status check_within_group(const UsernsAllocation& a, const std::vector<IdRange>&
   return Status::ok();
 }
 
+std::string range_list(const std::vector<IdRange>& ranges) {
+  std::string out;
+  for (const IdRange& r : ranges) out += (out.empty() ? "" : ", ") + describe(r);
+  return out;
+}
+
+// A group's allocation is either the pool's or the spec's own mappings, never both: a pool claim
+// joining a fixed group would run under host ids it never asked for, and a fixed claim joining a
+// pool group ties the spec's mappings to whichever slot the pool happened to pick. Refuse both.
+Status check_same_kind(const UsernsAllocation& a, const UsernsClaim& claim, const std::vector<IdRange>& fixed) {
+  bool claim_fixed = !fixed.empty();
+  if (claim_fixed == a.fixed) return Status::ok();
+  if (a.fixed) {
+    return invalid("container \"" + claim.member.id + "\" asks for a user-namespace range from the pool but its group \"" +
+                   a.group + "\" holds the spec's own mappings (host ids " + range_list(a.ranges) +
+                   "); give every container of the group the same uidMappings/gidMappings, or none");
+  }
+  return invalid("container \"" + claim.member.id + "\" brings its own user-namespace mappings (host ids " +
+                 range_list(fixed) + ") but its group \"" + a.group + "\" holds a range from the pool (" +
+                 range_list(a.ranges) + "); give every container of the group no uidMappings/gidMappings, or the same ones");
+}
+
+// Copies what the claim knows now over a listed member's record; returns whether anything changed.
+bool refresh_member(UsernsAllocation& a, const UsernsMember& from) {
+  for (UsernsMember& m : a.members) {
+    if (m.id != from.id) continue;
+    bool changed = m.runtime_root != from.runtime_root || m.state_dir != from.state_dir || m.created != from.created ||
+                   m.boot_id != from.boot_id;
+    m = from;
+    return changed;
+  }
+  return false;
+}
+
 UsernsAllocation* find_group(Allocations& allocs, const std::string& group) {
   auto it = std::find_if(allocs.begin(), allocs.end(), [&](const UsernsAllocation& a) { return a.group == group; });
   return it == allocs.end() ? nullptr : &*it;
@@ -435,13 +479,16 @@ Result<bool> apply_claim(Allocations& allocs, const UsernsClaim& claim, const st
       return invalid("container \"" + claim.member.id + "\" already holds user-namespace ids in group \"" + held->group +
                      "\", not \"" + group + "\"; delete it before creating it again");
     }
+    RG_RETURN_IF_ERROR(check_same_kind(*held, claim, fixed));
     RG_RETURN_IF_ERROR(check_within_group(*held, fixed));
+    // A stale record (say from before a reboot) would give the liveness check an old timestamp.
+    bool changed = refresh_member(*held, claim.member);
     out = *held;
-    return false;
+    return changed;
   }
   UsernsMember member = claim.member;
-  member.created = static_cast<int64_t>(std::time(nullptr));
   if (UsernsAllocation* existing = find_group(allocs, group)) {
+    RG_RETURN_IF_ERROR(check_same_kind(*existing, claim, fixed));
     RG_RETURN_IF_ERROR(check_within_group(*existing, fixed));
     existing->members.push_back(std::move(member));
     out = *existing;
@@ -475,7 +522,7 @@ UsernsAllocator::UsernsAllocator(std::string dir, std::chrono::milliseconds lock
 Result<UsernsAllocation> UsernsAllocator::acquire(const UsernsClaim& claim, const UsernsPool& pool, const Alive& alive) {
   if (claim.member.id.empty()) return invalid("user-namespace claim without a container id");
   const std::string& group = claim.group.empty() ? claim.member.id : claim.group;
-  RG_ASSIGN_OR_RETURN(std::vector<IdRange> fixed, normalize_fixed(claim.fixed));
+  RG_ASSIGN_OR_RETURN(std::vector<IdRange> fixed, normalize_fixed(claim.fixed, claim.max_fixed_size));
   if (fixed.empty()) RG_RETURN_IF_ERROR(validate_pool(pool));
   RG_RETURN_IF_ERROR(make_dirs(dir_, 0700));
   UsernsAllocation result;

@@ -51,7 +51,7 @@ Decision evaluate_spec(const Policy& p, Json spec, const ContainerContext& ctx) 
     internal::check_privileged(c.privileged, e);
     internal::check_host_namespaces(c.host_namespaces, e);
     internal::check_user_namespace(c.user_namespace, e);  // before user: root may be allowed inside it
-    internal::check_user(c.user, e, "/process");
+    internal::check_user(c.user, e, "/process", c.user_namespace.min_host_id);
     internal::check_capabilities(c.capabilities, e, "/process");
     internal::check_no_new_privileges(c.no_new_privileges, e, "/process");
     internal::check_secrets_in_env(c.secrets_in_env, e, "/process");
@@ -64,7 +64,7 @@ Decision evaluate_spec(const Policy& p, Json spec, const ContainerContext& ctx) 
 
 Decision evaluate_process(const Policy& p, Json process, const ContainerContext& ctx) {
   return run(p, std::move(process), ctx, [](const Controls& c, internal::Eval& e) {
-    internal::check_user(c.user, e, "");
+    internal::check_user(c.user, e, "", c.user_namespace.min_host_id);
     internal::check_capabilities(c.capabilities, e, "");
     internal::check_no_new_privileges(c.no_new_privileges, e, "");
     internal::check_secrets_in_env(c.secrets_in_env, e, "");

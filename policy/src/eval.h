@@ -53,7 +53,7 @@ class Eval {
 
 // Process-level controls take the JSON pointer of the process object ("/process" in a spec,
 // "" in an exec process file).
-void check_user(const UserControl& c, Eval& e, const std::string& proc);
+void check_user(const UserControl& c, Eval& e, const std::string& proc, uint32_t min_host_id);
 void check_capabilities(const CapabilitiesControl& c, Eval& e, const std::string& proc);
 void check_no_new_privileges(const SimpleControl& c, Eval& e, const std::string& proc);
 void check_secrets_in_env(const SimpleControl& c, Eval& e, const std::string& proc);
@@ -61,7 +61,9 @@ void check_rlimits(const ResourcesControl& c, Eval& e, const std::string& proc);
 
 // Whether the process runs in a user namespace of the container's own in which root is not the
 // host's root: from the spec's mappings, or for an exec process ("" pointer) from the context.
-bool runs_in_user_namespace(Eval& e, const std::string& proc);
+// Root counts as unprivileged only when it maps to a host id at or above `min_host_id`
+// (userNamespace.minHostId).
+bool runs_in_user_namespace(Eval& e, const std::string& proc, uint32_t min_host_id);
 
 // Spec-level controls.
 void check_user_namespace(const UserNamespaceControl& c, Eval& e);

@@ -15,10 +15,10 @@ bool is_uint(const Json* j, uint64_t value) { return j != nullptr && j->is_numbe
 
 }  // namespace
 
-void check_user(const UserControl& c, Eval& e, const std::string& proc) {
+void check_user(const UserControl& c, Eval& e, const std::string& proc, uint32_t min_host_id) {
   if (c.action == Action::kOff) return;
   // Root inside a user namespace of its own is an unprivileged id on the host.
-  if (c.allow_root_in_user_namespace && runs_in_user_namespace(e, proc)) return;
+  if (c.allow_root_in_user_namespace && runs_in_user_namespace(e, proc, min_host_id)) return;
   const Json* uid = at(e.doc(), proc + "/user/uid");
   // runc runs as uid 0 when process.user is absent.
   if (uid == nullptr || is_uint(uid, 0)) {

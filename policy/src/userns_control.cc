@@ -113,6 +113,12 @@ void check_own_mappings(const UserNamespaceControl& c, Eval& e) {
       if (m.size == 0 || uint64_t{m.host_id} + m.size > 4294967295ull) {
         (void)e.violation("userNamespace", "RG-USERNS-002", Severity::kHigh, act,
                           std::string(field) + " entry " + std::to_string(i) + " is empty or runs past the largest id", ptr);
+      } else if (m.size > c.range_size) {
+        (void)e.violation("userNamespace", "RG-USERNS-002", Severity::kHigh, act,
+                          std::string(field) + " entry " + std::to_string(i) + " maps " + std::to_string(m.size) +
+                              " ids; a container may hold at most userNamespace.rangeSize (" + std::to_string(c.range_size) +
+                              ") host ids",
+                          ptr);
       } else if (m.host_id < c.min_host_id) {
         (void)e.violation("userNamespace", "RG-USERNS-002", Severity::kCritical, act,
                           std::string(field) + " maps container ids to host ids " + range_text(m.host_id, m.size) +
@@ -131,7 +137,9 @@ void check_user_namespace(const UserNamespaceControl& c, Eval& e) {
   UsernsShape shape = userns_shape(e.doc(), e.ctx());
   if (shape == UsernsShape::kOwnMappings) return check_own_mappings(c, e);
   if (shape == UsernsShape::kJoinsPath) return;  // another container's namespace: its creator was checked
-  if (auto joined = joined_namespace(e.doc(), e.ctx(), true)) {
+  // Host paths count here as in plan_user_namespace: hostNamespaces, evaluated first, has already
+  // removed the ones it enforces on, so what is left is joined as given.
+  if (auto joined = joined_namespace(e.doc(), e.ctx(), false)) {
     // runc 1.1 joins the user namespace first when it execs into a container, and then may not
     // enter a network/ipc/uts namespace another user namespace owns (the kernel wants
     // CAP_SYS_ADMIN over its owner): a namespace of its own here would break every exec.
@@ -165,15 +173,16 @@ void check_user_namespace(const UserNamespaceControl& c, Eval& e) {
   e.set("/linux/gidMappings", map);
 }
 
-bool runs_in_user_namespace(Eval& e, const std::string& proc) {
+bool runs_in_user_namespace(Eval& e, const std::string& proc, uint32_t min_host_id) {
   if (proc.empty()) {  // an exec process document: the container's namespace, recorded at create
     const auto& u = e.ctx().userns;
-    return u && u->host_id != 0;
+    return u && u->host_id >= min_host_id && u->host_id != 0;
   }
   if (userns_shape(e.doc(), e.ctx()) != UsernsShape::kOwnMappings) return false;
   auto root = map_to_host(spec_mappings(e.doc(), false), 0);
   auto root_group = map_to_host(spec_mappings(e.doc(), true), 0);
-  return root.value_or(0) != 0 && root_group.value_or(0) != 0;
+  // Root inside must be an id outside the host's own accounts, not merely non-zero.
+  return root.value_or(0) >= std::max(min_host_id, 1u) && root_group.value_or(0) >= std::max(min_host_id, 1u);
 }
 
 }  // namespace internal

@@ -225,3 +225,39 @@ TEST(UsernsHelpers, HostIdOfAContainerId) {
 }
 
 }  // namespace
+
+namespace {
+
+// Review findings: the plan and the control must agree, so that no mapping is written without
+// an allocation (host namespace paths when hostNamespaces does not remove them).
+TEST(UsernsControl, PlanAndControlAgreeOnHostPathsKept) {
+  Json spec = parse(R"({"linux":{"namespaces":[{"type":"pid"},{"type":"network","path":"/proc/1/ns/net"}]}})");
+  Policy p = userns_only();  // hostNamespaces off: the host path stays
+  EXPECT_EQ(plan_user_namespace(p, spec, {}).kind, UsernsPlan::kNone);
+  Decision d = evaluate_spec(p, spec, {});
+  EXPECT_EQ(count_id(d, "RG-USERNS-003"), 1u) << describe(d);
+  EXPECT_EQ(count_id(d, "RG-USERNS-001"), 0u);
+  EXPECT_FALSE(d.result["linux"].contains("uidMappings"));
+}
+
+TEST(UsernsControl, OwnMappingsLargerThanARangeAreRefused) {
+  Json spec = own_mappings_spec(300000);
+  spec["linux"]["uidMappings"][0]["size"] = 1000000u;
+  Decision d = evaluate_spec(userns_only(), spec, {});
+  EXPECT_FALSE(d.allowed);
+  EXPECT_NE(d.denial_summary().find("at most userNamespace.rangeSize"), std::string::npos) << d.denial_summary();
+}
+
+TEST(UsernsControl, RootAllowedOnlyWhenItMapsAboveMinHostId) {
+  Policy p = only_defaults_off();
+  p.controls.user.action = Action::kEnforce;
+  p.controls.user.allow_root_in_user_namespace = true;
+  p.controls.user_namespace.action = Action::kAudit;
+  Json spec = own_mappings_spec(1000);  // root inside is host user 1000
+  spec["process"] = parse(R"({"user":{"uid":0,"gid":0}})");
+  EXPECT_EQ(evaluate_spec(p, spec, {}).result["process"]["user"]["uid"], 65532);
+  Json proc = parse(R"({"user":{"uid":0,"gid":0}})");
+  EXPECT_EQ(evaluate_process(p, proc, allocated(1000, 65536)).result["user"]["uid"], 65532);
+}
+
+}  // namespace

@@ -34,15 +34,24 @@ Result<std::vector<MountInfo>> read_mountinfo(const std::string& path = "/proc/s
 // The topmost mount whose mount point is exactly `path` (normalised, absolute), if any.
 std::optional<MountInfo> top_mount_at(const std::vector<MountInfo>& mounts, const std::string& path);
 
+// The mounts whose mount point is `dir` (normalised, absolute) or below it ("/a" covers "/a/b" but
+// not "/ab"), deepest (longest mount point) first and, at equal paths, newest first (mountinfo
+// lists later mounts later): the order in which to unmount them.
+std::vector<MountInfo> mounts_under(const std::vector<MountInfo>& mounts, const std::string& dir);
+
 // The mount `path` lives on: statx(STATX_MNT_ID) matched against mountinfo. Used to name the
 // filesystem in errors and to find a rootfs's mount.
 Result<MountInfo> mount_of(const std::string& path);
 
-// overlayfs's layers from a mount's super options: lowerdir (in order, top first; "::" data-only
-// layers included as plain lower layers), upperdir and workdir (empty for a read-only overlay).
-// Undoes overlayfs's own escaping (backslash before ',', '=', ':' and '\').
+// overlayfs's layers from a mount's super options: lowerdir (in order, top first), upperdir and
+// workdir (empty for a read-only overlay). Data-only layers (after "::" in lowerdir, or
+// "datadir+=") are kept apart in data_only: their files are reachable only through metacopy
+// redirects, so listing them as ordinary lower layers would expose their contents.
+// "lowerdir+=" appends to lower. Undoes overlayfs's own escaping (backslash before ',', '=', ':'
+// and '\').
 struct OverlayLayers {
   std::vector<std::string> lower;
+  std::vector<std::string> data_only;  // in order; never part of `lower`
   std::string upper;
   std::string work;
   std::vector<std::string> other_options;  // everything else, e.g. "index=off", "redirect_dir=on"

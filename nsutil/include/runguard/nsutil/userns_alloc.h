@@ -48,12 +48,18 @@ struct UsernsPool {
   std::vector<IdRange> excluded;  // host ids never handed out (e.g. /etc/subuid ranges)
 };
 
-// One container taking part in an allocation, with what the liveness check needs.
+// One container taking part in an allocation, with what the liveness check needs. The allocator
+// stores created and boot_id as the claim gives them and never interprets them: the Alive callback
+// does (e.g. a grace period for members created moments ago in this boot).
 struct UsernsMember {
   std::string id;             // container id
   std::string runtime_root;   // runc --root the container was created under
   std::string state_dir;      // runguard's <stateDir>/<id>
-  int64_t created = 0;        // unix seconds when it joined
+  // Seconds of CLOCK_BOOTTIME when it joined (compare only within the same boot_id).
+  int64_t created = 0;
+  // /proc/sys/kernel/random/boot_id of the boot it joined in; "" in files written before it was
+  // recorded. Persisted as "bootId".
+  std::string boot_id;
 };
 
 struct UsernsAllocation {
@@ -64,9 +70,11 @@ struct UsernsAllocation {
 };
 
 struct UsernsClaim {
-  UsernsMember member;
+  UsernsMember member;                // stored as given (created and boot_id included)
   std::string group;                  // "" = the container id (no sharing)
   std::vector<IdRange> fixed;         // non-empty: reserve these instead of allocating
+  // Largest fixed range (after merging overlapping ones) accepted; 0 = no limit.
+  uint32_t max_fixed_size = 0;
 };
 
 class UsernsAllocator {
@@ -78,11 +86,15 @@ class UsernsAllocator {
   // and list on a missing `dir` succeed without creating it.
   UsernsAllocator(std::string dir, std::chrono::milliseconds lock_timeout = std::chrono::seconds(10));
 
-  // Joins the claim's group if it already has an allocation (a fixed claim must then lie within the
-  // group's ranges), else allocates: the lowest free pool slot, or the fixed ranges. Re-acquiring for
-  // a member already present returns the existing allocation (idempotent). Errors: pool exhausted
-  // ("all N ranges of SIZE ids from FIRST are allocated; raise userNamespace.count or delete
-  // containers"), fixed ranges overlapping another group's (naming it), I/O.
+  // Joins the claim's group if it already has an allocation, else allocates: the lowest free pool
+  // slot, or the fixed ranges. A claim joins only a group of its own kind: a fixed claim a fixed
+  // group (and must lie within its ranges), a pool claim a pool group. Re-acquiring for a member
+  // already present returns the existing allocation (idempotent) after refreshing the member's
+  // runtime_root, state_dir, created and boot_id from the claim (so a member re-created after a
+  // reboot is judged by its new timestamp). Errors: pool exhausted ("all N ranges of SIZE ids from
+  // FIRST are allocated; raise userNamespace.count or delete containers"), fixed ranges overlapping
+  // another group's (naming it), a fixed range over claim.max_fixed_size, a claim of the other kind
+  // than its group's allocation (kInvalidArgument, naming the group), I/O.
   Result<UsernsAllocation> acquire(const UsernsClaim& claim, const UsernsPool& pool, const Alive& alive);
 
   // Removes `container_id` from whatever allocation lists it; frees the allocation when it was the
