@@ -88,7 +88,9 @@ int poststop(const std::vector<std::string>& args) {
     std::cerr << "runguard-hook poststop: " << s.message() << "\n";
     return 2;
   }
-  if (runguard::Status s = runguard::pipeline::release_container(state_dir, id); !s.is_ok()) {
+  runguard::pipeline::ReleaseCaller me;  // runc's poststop for this bundle, not another root's same id
+  if ((*state).contains("bundle") && (*state)["bundle"].is_string()) me.bundle = (*state)["bundle"].get<std::string>();
+  if (runguard::Status s = runguard::pipeline::release_container(state_dir, id, me); !s.is_ok()) {
     std::cerr << "runguard-hook poststop: " << s.to_string() << "\n";
     return 1;
   }

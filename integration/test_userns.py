@@ -93,7 +93,7 @@ class UsernsTest(RunguardTestCase):
         for line in s["ls"]:  # the image's root-owned files are root's inside
             self.assertEqual(line.split()[2:4], ["0", "0"], line)
         self.assertEqual(s["write"], ["ok"])
-        self.assertEqual(self.b_config_root(b), os.path.join(self.state_dir, cid, "rootfs"))
+        self.assertEqual(self.b_config_root(b), os.path.join(self.state_dir, cid, "mnt", "rootfs"))
         self.delete(cid, b)
         # Written by container root through the idmapped mount: owned by 0 on disk.
         st = os.stat(os.path.join(b.rootfs, "written"))
@@ -127,7 +127,7 @@ class UsernsTest(RunguardTestCase):
         cid, b, s = self.probe("userNamespace: {action: off}\nuser: {action: off}")
         self.assertEqual(s["uid_map"][0].split(), ["0", "0", "4294967295"])
         self.assertEqual(self.allocations(), [])
-        self.assertNotEqual(self.b_config_root(b), os.path.join(self.state_dir, cid, "rootfs"))
+        self.assertNotEqual(self.b_config_root(b), os.path.join(self.state_dir, cid, "mnt", "rootfs"))
 
     def test_rootfs_stays_usable_without_a_mapping(self):
         cid, b, s = self.probe("user: {action: enforce, allowRootInUserNamespace: true}")
@@ -179,6 +179,84 @@ class UsernsTest(RunguardTestCase):
         self.assertEqual(self.allocations(), [])
         self.assertStateDirEmpty()
         self.assertNoMountsLeft()
+
+    # -- review findings --
+    def test_bundle_can_be_run_again(self):
+        # runguard rewrote config.json (root.path, mappings); a second create starts from the
+        # engine's spec again, on a fresh range and a fresh idmapped mount.
+        self.write_policy()
+        b = self.bundle()
+        b.set_args("sh", "-c", "cat /proc/self/uid_map; ls -ln /bin/busybox")
+        b.write()
+        outs = []
+        for _ in range(2):
+            cid, p = self.run_container(b, keep=False)
+            self.assertEqual(p.returncode, 0, p.stderr + b.log_text())
+            outs.append(p.stdout)
+            self.assertEqual(self.allocations(), [])
+        for out in outs:
+            self.assertEqual(out.splitlines()[1].split()[2:4], ["0", "0"], out)
+        self.assertIn("dev.runguard.userns.original-root", b.read_config()["annotations"])
+
+    def test_rootfs_mount_is_private_to_the_container(self):
+        self.write_policy()
+        b = self.bundle()
+        cid = self.start_sleeper(b)
+        start = self.allocations()[0]["ranges"][0]["start"]
+        mnt = os.path.join(self.state_dir, cid, "mnt")
+        st = os.stat(mnt)
+        self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o777), (start, start, 0o700))
+        p = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "ls", mnt + "/rootfs"],
+                           capture_output=True, text=True)
+        self.assertNotEqual(p.returncode, 0, "another host user can read the container's rootfs: " + p.stdout)
+
+    def test_delete_under_another_root_leaves_the_container_alone(self):
+        self.write_policy()
+        b = self.bundle()
+        cid = self.start_sleeper(b)
+        other = os.path.join(self.tmp, "other-root")
+        p = subprocess.run([RUNGUARD_PATH, "--root", other, "delete", "-f", cid], capture_output=True, text=True,
+                           env=self.env(), timeout=30)
+        self.assertEqual(len(self.allocations()), 1, "a delete under another --root released the container")
+        self.assertTrue(os.path.isdir(os.path.join(self.state_dir, cid, "mnt", "rootfs", "bin")))
+        self.assertEqual(self.state(cid)["status"], "running")
+        # A create of the same id under another root is refused, not given the live one's state.
+        b2 = self.bundle("two")
+        b2.set_args("true")
+        b2.write()
+        p = subprocess.run([RUNGUARD_PATH, "--root", other, "create", "--bundle", b2.path, cid], capture_output=True,
+                           text=True, env=self.env(), timeout=30)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("already exists", p.stderr)
+        self.assertEqual(len(self.allocations()), 1)
+        self.delete(cid, b)
+
+    def test_concurrent_creates_of_one_id(self):
+        self.write_policy()
+        bundles = [self.bundle("c%d" % i) for i in range(4)]
+        for b in bundles:
+            b.set_args("sleep", "60")
+            b.write()
+        cid = self.new_id()
+        results = [None] * len(bundles)
+
+        def create(i):
+            results[i] = self.runguard(["create", "--bundle", bundles[i].path, cid], log=bundles[i].log,
+                                       detached=True, timeout=60)
+
+        threads = [threading.Thread(target=create, args=(i,)) for i in range(len(bundles))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        ok = [i for i, r in enumerate(results) if r.returncode == 0]
+        self.assertEqual(len(ok), 1, [bundles[i].log_text() for i in range(len(bundles))])
+        self.assertEqual(len(self.allocations()), 1)
+        self.assertEqual(self.runguard(["start", cid]).returncode, 0)
+        self.wait_status(cid, "running")
+        self.delete(cid)
+        self.assertEqual(self.allocations(), [])
+        self.assertStateDirEmpty()
 
     # -- the pool --
     def test_exhausted_pool_is_a_clear_error_and_recovers(self):

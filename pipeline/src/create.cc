@@ -6,7 +6,10 @@
 //
 // Every side effect before the exec is undone if a later step fails, so a failed create leaves
 // config.json as it was and nothing in stateDir.
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <ctime>
 
 #include <algorithm>
 #include <optional>
@@ -18,6 +21,7 @@
 #include "runguard/policy/engine.h"
 #include "host_facts.h"
 #include "runguard/pipeline/release.h"
+#include "resources.h"
 #include "support.h"
 #include "userns_setup.h"
 
@@ -62,30 +66,64 @@ struct Prepared {
   std::string state_dir;        // <stateDir>/<id>, created by us
   bool state_created = false;
   bool config_written = false;
+  internal::ResourcesRecord record;  // who the state directory belongs to (root, bundle)
   std::optional<internal::UsernsSetup> userns;
 
   // Restores what this create changed, in reverse order.
   void undo() {
     if (config_written) (void)nsutil::write_file_atomic(config_path, original);
     if (userns) userns->undo();
-    if (state_created) (void)nsutil::remove_tree(state_dir);
+    // Never remove_tree over a mount (it would walk into the container's files).
+    if (state_created && internal::detach_mounts_under(state_dir).is_ok()) (void)nsutil::remove_tree(state_dir);
   }
 };
 
-// <stateDir>/<id>, exclusively: the id is taken while runc knows the container; a directory left
-// by one runc no longer has is released first (its range and mounts too).
-Status claim_state_dir(const RuncArgs& args, const policy::Policy& p, const std::string& id, Prepared& out) {
-  out.state_dir = internal::container_state_dir(p.state_dir, id);
-  if (nsutil::path_exists(out.state_dir)) {
-    std::string runc_state = (args.root.empty() ? std::string("/run/runc") : args.root) + "/" + id + "/state.json";
-    if (nsutil::path_exists(runc_state)) {
-      return invalid("container " + id + " already exists (" + runc_state + "); delete it first or use another id");
+// A create younger than this whose runc has not written its state yet is still in progress.
+constexpr time_t kCreateInProgressSeconds = 60;
+
+std::string runc_state_file(const std::string& root, const std::string& id) {
+  return (root.empty() ? std::string("/run/runc") : root) + "/" + id + "/state.json";
+}
+
+// Whether an existing <stateDir>/<id> still belongs to someone: runc knows the container (under
+// this create's --root, or the root its own create recorded: ids are unique per root only), or a
+// create of it started moments ago. Otherwise it is left over and may be released.
+Status check_state_dir_owner(const RuncArgs& args, const std::string& dir, const std::string& id) {
+  std::vector<std::string> roots = {args.root};
+  if (auto rec = internal::read_resources(dir); rec.is_ok() && rec->runtime_root != args.root) roots.push_back(rec->runtime_root);
+  for (const auto& root : roots) {
+    std::string state = runc_state_file(root, id);
+    if (nsutil::path_exists(state)) {
+      return invalid("container " + id + " already exists (" + state + "); delete it first or use another id");
     }
-    RG_RETURN_IF_ERROR(release_container(p.state_dir, id));
   }
-  RG_RETURN_IF_ERROR(nsutil::make_dirs(out.state_dir, 0700));
-  out.state_created = true;  // from here on the directory is ours to remove on failure
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) == 0 && ::time(nullptr) - st.st_mtime < kCreateInProgressSeconds) {
+    return invalid("container " + id + " is being created by another runguard (" + dir + "); retry, or use another id");
+  }
   return Status::ok();
+}
+
+// <stateDir>/<id>, exclusively (mkdir, not mkdir -p): two creates of one id never share it.
+Status claim_state_dir(const RuncArgs& args, const policy::Policy& p, const std::string& id, const std::string& bundle,
+                       Prepared& out) {
+  out.state_dir = internal::container_state_dir(p.state_dir, id);
+  RG_RETURN_IF_ERROR(nsutil::make_dirs(p.state_dir, 0711));
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (::mkdir(out.state_dir.c_str(), 0700) == 0) {
+      out.state_created = true;  // from here on the directory is ours to remove on failure
+      out.record.runtime_root = args.root;
+      out.record.bundle = bundle;
+      return internal::write_resources(out.state_dir, out.record);
+    }
+    if (errno != EEXIST) return io_error("mkdir " + out.state_dir, errno);
+    RG_RETURN_IF_ERROR(check_state_dir_owner(args, out.state_dir, id));
+    RG_RETURN_IF_ERROR(release_container(p.state_dir, id));  // left by a container runc no longer has
+    if (nsutil::path_exists(out.state_dir)) {
+      return invalid("container " + id + ": could not release the state left in " + out.state_dir + " by an earlier container; see runguard's log");
+    }
+  }
+  return invalid("container " + id + ": " + out.state_dir + " keeps reappearing; another create of the same id is racing this one");
 }
 
 // The pipeline up to (not including) the exec. Denial is reported with Code::kDenied.
@@ -105,12 +143,13 @@ Status prepare(const RuncArgs& args, const policy::Policy& p, const std::string&
   RG_ASSIGN_OR_RETURN(out.original, nsutil::read_file(out.config_path));
   RG_ASSIGN_OR_RETURN(Json spec, parse_json(out.original, out.config_path));
   RG_RETURN_IF_ERROR(policy::validate_spec(spec, out.config_path));
+  internal::forget_previous_userns(spec);  // a bundle runguard already created once
 
   policy::ContainerContext ctx = policy::context_from_spec(spec, id, bundle, args.root);
   internal::add_host_facts(spec, ctx);
-  RG_RETURN_IF_ERROR(claim_state_dir(args, p, id, out));
+  RG_RETURN_IF_ERROR(claim_state_dir(args, p, id, bundle, out));
   // The user-namespace range is taken before evaluation: the mappings the control writes are it.
-  out.userns.emplace(p, args, out.state_dir);
+  out.userns.emplace(p, args, out.state_dir, out.record);
   RG_RETURN_IF_ERROR(out.userns->acquire(spec, ctx));
   policy::Decision d = policy::evaluate_spec(p, std::move(spec), ctx);
   if (!d.allowed) {

@@ -37,16 +37,14 @@ int cmd_delete(const RuncArgs& args) {
   if (!check_container_id(id).is_ok()) return internal::exec_runtime(log, *runtime, args.argv);
   auto release = [&] {
     // Removing a missing directory is success: delete is idempotent.
-    if (Status st = release_container(s.state_dir, id); !st.is_ok()) log.write("warning", "runguard: " + st.to_string());
+    ReleaseCaller me;
+    me.runtime_root = args.root;
+    if (Status st = release_container(s.state_dir, id, me); !st.is_ok()) log.write("warning", "runguard: " + st.to_string());
   };
-  if (args.flag("force")) {
-    // --force stops the container whatever happens: release first, then exec runc's delete.
-    release();
-    return internal::exec_runtime(log, *runtime, args.argv);
-  }
-  // Without --force runc refuses a running container; its state must then stay. Run runc's
-  // delete and release only when the container is gone (runc's poststop hook, runguard-hook,
-  // releases it too; this covers containers created without it).
+  // runc's delete runs as a child and runguard releases only once the container is gone: its id
+  // range and idmapped rootfs must not be handed on while a process may still use them (without
+  // --force runc refuses a running container; with it, a kill can still fail). runc's poststop
+  // hook, runguard-hook, releases too; this covers containers created without it.
   std::vector<std::string> argv = args.argv;
   argv[0] = *runtime;
   auto rc = nsutil::run_and_wait(*runtime, argv);

@@ -17,7 +17,7 @@ namespace internal {
 std::string resources_path(const std::string& dir) { return dir + "/resources.json"; }
 
 Status write_resources(const std::string& dir, const ResourcesRecord& r) {
-  Json j = {{"version", 1}};
+  Json j = {{"version", 1}, {"runtimeRoot", r.runtime_root}, {"bundle", r.bundle}};
   if (!r.userns_dir.empty()) j["userns"] = {{"dir", r.userns_dir}};
   if (r.rootfs) j["rootfs"] = nsutil::idmapped_rootfs_to_json(*r.rootfs);
   if (!r.rootfs_pending.empty()) j["rootfsPending"] = r.rootfs_pending;
@@ -39,6 +39,8 @@ Result<ResourcesRecord> read_resources(const std::string& dir) {
     if (!fs.is_ok()) return Status(fs.status().code(), path + ": rootfs: " + fs.status().message());
     r.rootfs = *fs;
   }
+  if (auto rr = j.find("runtimeRoot"); rr != j.end() && rr->is_string()) r.runtime_root = *rr;
+  if (auto b = j.find("bundle"); b != j.end() && b->is_string()) r.bundle = *b;
   if (auto p = j.find("rootfsPending"); p != j.end() && p->is_string()) r.rootfs_pending = *p;
   return r;
 }
@@ -65,9 +67,19 @@ Status release_pending_rootfs(const std::string& target) {
 
 }  // namespace
 
+Status detach_mounts_under(const std::string& dir) {
+  for (int pass = 0; pass < 8; ++pass) {
+    RG_ASSIGN_OR_RETURN(auto mounts, nsutil::read_mountinfo());
+    auto under = nsutil::mounts_under(mounts, dir);
+    if (under.empty()) return Status::ok();
+    for (const auto& m : under) (void)::umount2(m.mount_point.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW);
+  }
+  return Status(Code::kIo, dir + ": mounts below it could not be detached; unmount them and run runguard delete again");
+}
+
 }  // namespace internal
 
-Status release_container(const std::string& state_dir, const std::string& id) {
+Status release_container(const std::string& state_dir, const std::string& id, const ReleaseCaller& caller) {
   std::string dir = state_dir + "/" + id;
   if (!nsutil::path_exists(dir)) return Status::ok();
   Status first = Status::ok();
@@ -75,6 +87,10 @@ Status release_container(const std::string& state_dir, const std::string& id) {
     if (first.is_ok() && !s.is_ok()) first = std::move(s);
   };
   auto rec = internal::read_resources(dir);
+  if (rec.is_ok()) {
+    if (caller.runtime_root && !rec->bundle.empty() && rec->runtime_root != *caller.runtime_root) return Status::ok();
+    if (caller.bundle && !rec->bundle.empty() && !nsutil::same_file(rec->bundle, *caller.bundle)) return Status::ok();
+  }
   if (!rec.is_ok()) {
     keep(rec.status());
   } else {
@@ -83,7 +99,14 @@ Status release_container(const std::string& state_dir, const std::string& id) {
     if (!rec->userns_dir.empty()) keep(nsutil::UsernsAllocator(rec->userns_dir).release(id));
   }
   // A record that cannot be read keeps the directory: it is the only trace of what to release.
-  if (rec.is_ok()) keep(nsutil::remove_tree(dir));
+  if (!rec.is_ok()) return first;
+  // Whatever is still mounted below the directory is runguard's (scratch layer clones a crash
+  // left, a rootfs whose mount id no longer matched): detach it before removing anything, and
+  // keep the directory and its record if that fails — remove_tree cannot see a bind mount of the
+  // same filesystem and would walk into the container's files.
+  Status detached = internal::detach_mounts_under(dir);
+  keep(detached);
+  if (detached.is_ok()) keep(nsutil::remove_tree(dir));
   return first;
 }
 

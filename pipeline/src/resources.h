@@ -14,6 +14,8 @@
 namespace runguard::pipeline::internal {
 
 struct ResourcesRecord {
+  std::string runtime_root;                       // runc --root of the create ("" = runc's default)
+  std::string bundle;                             // the bundle directory (resolved)
   std::string userns_dir;                         // allocator directory holding this container's range
   std::optional<nsutil::IdmappedRootfs> rootfs;   // the idmapped rootfs mounted for it
   // Set just before the rootfs mount is made and cleared once `rootfs` is recorded: a crash in
@@ -24,5 +26,8 @@ struct ResourcesRecord {
 std::string resources_path(const std::string& container_state_dir);
 Status write_resources(const std::string& container_state_dir, const ResourcesRecord& r);
 Result<ResourcesRecord> read_resources(const std::string& container_state_dir);
+
+// Detaches every mount at or below `dir` (deepest first); an error if some remain.
+Status detach_mounts_under(const std::string& dir);
 
 }  // namespace runguard::pipeline::internal

@@ -50,15 +50,38 @@ std::vector<nsutil::IdRange> host_ranges(const policy::UsernsPlan& plan) {
 
 }  // namespace
 
-UsernsSetup::UsernsSetup(const policy::Policy& p, const RuncArgs& args, std::string dir)
-    : policy_(p), args_(args), dir_(std::move(dir)) {}
+UsernsSetup::UsernsSetup(const policy::Policy& p, const RuncArgs& args, std::string dir, ResourcesRecord base)
+    : policy_(p), args_(args), dir_(std::move(dir)), base_(std::move(base)), record_(base_) {}
+
+void forget_previous_userns(Json& spec) {
+  auto a = spec.find("annotations");
+  if (a == spec.end() || !a->is_object()) return;
+  auto root = a->find(kOriginalRootAnnotation);
+  if (root == a->end() || !root->is_string()) return;
+  spec["root"]["path"] = *root;
+  a->erase(root);
+  if (a->empty()) spec.erase("annotations");
+  auto l = spec.find("linux");
+  if (l == spec.end() || !l->is_object()) return;
+  l->erase("uidMappings");
+  l->erase("gidMappings");
+  if (auto ns = l->find("namespaces"); ns != l->end() && ns->is_array()) {
+    for (size_t i = ns->size(); i-- > 0;) {
+      const Json& n = (*ns)[i];
+      if (n.is_object() && n.value("type", std::string()) == "user" && !n.contains("path")) ns->erase(i);
+    }
+  }
+}
 
 Status UsernsSetup::acquire(const Json& spec, policy::ContainerContext& ctx) {
+  original_uids_ = policy::spec_mappings(spec, false);
+  original_gids_ = policy::spec_mappings(spec, true);
   policy::UsernsPlan plan = policy::plan_user_namespace(policy_, spec, ctx);
   if (plan.kind == policy::UsernsPlan::kNone) return Status::ok();
   const auto& c = policy::select_controls(policy_, ctx, nullptr).user_namespace;
   nsutil::UsernsClaim claim;
-  claim.member = {ctx.id, args_.root, dir_, static_cast<int64_t>(std::time(nullptr))};
+  claim.member = {ctx.id, args_.root, dir_, boottime_seconds(), current_boot_id()};
+  claim.max_fixed_size = c.range_size;  // the control refuses larger own mappings already
   claim.group = ctx.sandbox_id;  // a pod's containers share one range
   if (plan.kind == policy::UsernsPlan::kReserve) claim.fixed = host_ranges(plan);
   nsutil::UsernsPool pool{c.first_host_id, c.range_size, c.count, subordinate_ranges()};
@@ -76,16 +99,33 @@ Status UsernsSetup::acquire(const Json& spec, policy::ContainerContext& ctx) {
   const nsutil::IdRange& r = a->ranges.front();
   ctx.userns = policy::ContainerContext::UsernsRange{r.start, r.size, a->fixed};
   allocated_ = !a->fixed;
+  allocated_range_ = r;
   return Status::ok();
 }
 
+// The mappings the decision wrote must be the range this create holds: the spec's own (kept or
+// reserved) or exactly [0 -> the allocated range]. Anything else — mappings with no allocation
+// behind them — would put the container on ids another container may hold: refused.
+Status UsernsSetup::check_mappings(const Json& result) const {
+  auto uids = policy::spec_mappings(result, false);
+  auto gids = policy::spec_mappings(result, true);
+  if (uids == original_uids_ && gids == original_gids_) return Status::ok();
+  if (allocated_ && uids.size() == 1 && gids == uids && uids.front().container_id == 0 &&
+      uids.front().host_id == allocated_range_.start && uids.front().size == allocated_range_.size) {
+    return Status::ok();
+  }
+  return Status(Code::kInternal, "user namespace mappings of container " + args_.id() +
+                                     " do not match the range runguard allocated for it; refusing it (a runguard bug: please report it)");
+}
+
 Status UsernsSetup::idmap_rootfs(Json& spec, const policy::ContainerContext& ctx) {
+  RG_RETURN_IF_ERROR(check_mappings(spec));
   if (!allocated_ || policy_.mode != policy::Mode::kEnforce) return Status::ok();
   // Only when the decision gave the container our mapping (an override may have switched the
-  // control off for it, or the spec's own namespace was kept).
+  // control off for it).
   auto uids = policy::spec_mappings(spec, false);
   auto gids = policy::spec_mappings(spec, true);
-  if (uids.size() != 1 || uids.front().host_id != ctx.userns->host_id) return Status::ok();
+  if (uids == original_uids_) return Status::ok();
   const Json* root = spec.contains("root") && spec["root"].is_object() && spec["root"].contains("path") ? &spec["root"]["path"] : nullptr;
   std::string path = root != nullptr && root->is_string() ? root->get<std::string>() : "rootfs";
   if (path.empty() || path[0] != '/') path = ctx.bundle + "/" + path;
@@ -112,6 +152,9 @@ Status UsernsSetup::idmap_rootfs(Json& spec, const policy::ContainerContext& ctx
   record_.rootfs = *m;
   record_.rootfs_pending.clear();
   RG_RETURN_IF_ERROR(write_resources(dir_, record_));
+  // A bundle may be run again (runc run under a service manager, restore): the original root
+  // path, recorded here, lets the next create start from the spec as the engine wrote it.
+  spec["annotations"][kOriginalRootAnnotation] = root != nullptr && root->is_string() ? *root : Json("rootfs");
   spec["root"]["path"] = m->target;
   keep_locked_bind_flags(spec, ctx.bundle);
   return Status::ok();
@@ -152,14 +195,19 @@ void UsernsSetup::keep_locked_bind_flags(Json& spec, const std::string& bundle) 
 
 // runc's init resolves root.path as the container's root, an unprivileged host id now, and
 // engines keep rootfs paths below directories only root may search (containerd's bundles, podman's
-// storage: 0700). So the idmapped rootfs is mounted at <stateDir>/<id>/rootfs, with stateDir and
-// the container's directory searchable (their files stay 0600), and root.path names it.
+// storage: 0700). So the idmapped rootfs is mounted at <stateDir>/<id>/mnt/rootfs: stateDir and
+// the container's directory searchable by others (their files stay 0600), mnt/ owned by the
+// container's root and 0700, so no other host user reaches the container's files through it.
 Result<std::string> UsernsSetup::mount_point(uint32_t uid, uint32_t gid) {
-  std::string at = dir_ + "/rootfs";
-  RG_RETURN_IF_ERROR(nsutil::make_dirs(at, 0755));
-  for (const std::string& d : {policy_.state_dir, dir_}) {
-    if (::chmod(d.c_str(), 0711) != 0) return io_error("chmod " + d, errno);
+  struct stat st {};
+  if (::stat(policy_.state_dir.c_str(), &st) != 0) return io_error("stat " + policy_.state_dir, errno);
+  if ((st.st_mode & S_IXOTH) == 0 && ::chmod(policy_.state_dir.c_str(), (st.st_mode & 07777) | S_IXGRP | S_IXOTH) != 0) {
+    return io_error("chmod " + policy_.state_dir, errno);
   }
+  if (::chmod(dir_.c_str(), 0711) != 0) return io_error("chmod " + dir_, errno);
+  std::string mnt = dir_ + "/mnt", at = mnt + "/rootfs";
+  RG_RETURN_IF_ERROR(nsutil::make_dirs(at, 0700));
+  if (::chown(mnt.c_str(), uid, gid) != 0) return io_error("chown " + mnt, errno);
   RG_ASSIGN_OR_RETURN(std::string dir, nsutil::first_unsearchable_ancestor(at, uid, gid));
   if (!dir.empty()) {
     return invalid("the container's root user (host uid " + std::to_string(uid) + ") cannot search " + dir + " on the way to " + at +
@@ -171,7 +219,7 @@ Result<std::string> UsernsSetup::mount_point(uint32_t uid, uint32_t gid) {
 void UsernsSetup::undo() {
   if (record_.rootfs) (void)nsutil::undo_idmapped_rootfs(*record_.rootfs);
   if (acquired_) (void)nsutil::UsernsAllocator(record_.userns_dir).release(args_.id());
-  record_ = ResourcesRecord{};
+  record_ = base_;
   acquired_ = allocated_ = false;
 }
 

@@ -9,15 +9,24 @@
 #include "runguard/common/status.h"
 #include "runguard/pipeline/runc_args.h"
 #include "runguard/policy/context.h"
+#include "runguard/nsutil/userns_alloc.h"
 #include "runguard/policy/policy.h"
+#include "runguard/policy/userns.h"
 #include "resources.h"
 
 namespace runguard::pipeline::internal {
 
+// Recorded in config.json when runguard gives a container its mapping and idmapped rootfs: the
+// root.path the engine wrote. forget_previous_userns() undoes both before a bundle is created
+// again, so a second create starts from the engine's spec, not from runguard's previous output.
+inline constexpr const char* kOriginalRootAnnotation = "dev.runguard.userns.original-root";
+void forget_previous_userns(Json& spec);
+
 // What one create took so far; undo() gives it back in reverse.
 class UsernsSetup {
  public:
-  UsernsSetup(const policy::Policy& p, const RuncArgs& args, std::string container_state_dir);
+  // `base`: the record claim_state_dir wrote (runtime root, bundle); every later write keeps it.
+  UsernsSetup(const policy::Policy& p, const RuncArgs& args, std::string container_state_dir, ResourcesRecord base);
 
   // Before evaluation: allocates (or joins the pod's, or reserves the spec's own) range as
   // plan_user_namespace() says and puts it in ctx.userns. The error for a conflict or an
@@ -32,14 +41,18 @@ class UsernsSetup {
 
  private:
   Result<std::string> mount_point(uint32_t uid, uint32_t gid);
+  Status check_mappings(const Json& result) const;
   void keep_locked_bind_flags(Json& spec, const std::string& bundle);
 
   const policy::Policy& policy_;
   const RuncArgs& args_;
   std::string dir_;            // <stateDir>/<id>
+  ResourcesRecord base_;
   ResourcesRecord record_;
   bool allocated_ = false;     // the range is ours to map the rootfs with
   bool acquired_ = false;
+  nsutil::IdRange allocated_range_;
+  std::vector<policy::IdMapping> original_uids_, original_gids_;
 };
 
 }  // namespace runguard::pipeline::internal

@@ -1,17 +1,27 @@
 #include "runguard/nsutil/idmap.h"
 
 #include <fcntl.h>
+#include <dirent.h>
 #include <grp.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <gtest/gtest.h>
@@ -125,6 +135,61 @@ size_t mount_count() {
   return n;
 }
 
+// Runs `fn` in a forked child (so seccomp filters and personality changes stay there); returns its
+// exit code, or 100 + signal if it was killed.
+int in_child(const std::function<int()>& fn) {
+  pid_t pid = ::fork();
+  if (pid == 0) ::_exit(fn());
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
+}
+
+// In the calling process (a child): each system call `nr` fails with its errno, as on a kernel
+// that lacks it (ENOSYS) or refuses it (EINVAL). x86-64/aarch64 test hosts: no arch check.
+bool fail_syscalls(const std::vector<std::pair<long, int>>& rules) {
+  std::vector<sock_filter> prog;
+  prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)));
+  for (const auto& [nr, err] : rules) {
+    prog.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(nr), 0, 1));
+    prog.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (static_cast<uint32_t>(err) & SECCOMP_RET_DATA)));
+  }
+  prog.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+  sock_fprog fprog{static_cast<unsigned short>(prog.size()), prog.data()};
+  return ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 && ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog) == 0;
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  if (haystack.find(needle) != std::string::npos) return true;
+  std::fprintf(stderr, "\"%s\" not in: %s\n", needle.c_str(), haystack.c_str());
+  return false;
+}
+
+std::string uname_release() {
+  struct utsname u {};
+  return ::uname(&u) == 0 ? u.release : "";
+}
+
+// Pids whose parent is this process, from /proc (works without CONFIG_PROC_CHILDREN).
+std::vector<pid_t> children_of_self() {
+  std::vector<pid_t> out;
+  std::unique_ptr<DIR, int (*)(DIR*)> proc(::opendir("/proc"), &::closedir);
+  if (!proc) return out;
+  while (dirent* e = ::readdir(proc.get())) {
+    pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+    if (pid <= 0) continue;
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    char state = 0;
+    int ppid = 0;
+    if (std::sscanf(stat.c_str() + close + 1, " %c %d", &state, &ppid) == 2 && ppid == ::getpid()) out.push_back(pid);
+  }
+  return out;
+}
+
 void write_file(const std::string& path, uid_t uid, gid_t gid, mode_t mode = 0644) {
   ASSERT_TRUE(create_file(path)) << path;
   ASSERT_EQ(::chown(path.c_str(), uid, gid), 0);
@@ -203,7 +268,7 @@ class IdmapRoot : public ::testing::Test {
     mount_overlay("lowerdir=" + path("l1") + ":" + path("l2") + ",upperdir=" + path("ov/upper") +
                   ",workdir=" + path("ov/work"));
   }
-  IdmapOptions options() const { return IdmapOptions{path("scratch"), false, path("copy")}; }
+  IdmapOptions options() const { return IdmapOptions{path("scratch"), false, path("copy"), ""}; }
 
   std::string dir_;
   size_t before_ = 0;
@@ -239,6 +304,51 @@ TEST_F(IdmapRoot, OpenUsernsGivesAUserNamespaceWithTheMaps) {
   // The helper was reaped: no zombie children left behind.
   EXPECT_EQ(::waitpid(-1, nullptr, WNOHANG), -1);
   EXPECT_EQ(errno, ECHILD);
+}
+
+// Regression: the helper's copy of the pipe's write end kept it blocked forever when runguard was
+// killed between clone and the helper's release. A subreaper inherits the orphaned helpers of a
+// process killed at varying points inside open_userns; every one of them must exit by itself.
+TEST_F(IdmapRoot, UsernsHelperExitsWhenItsCreatorIsKilled) {
+  int rc = in_child([] {
+    if (::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) return 2;
+    // A kill lands between clone and the release about one time in four: 24 trials miss the
+    // window every time with a probability near 0.1%.
+    constexpr int kTrials = 24;
+    int stuck = 0;
+    for (int trial = 0; trial < kTrials; ++trial) {
+      pid_t p = ::fork();
+      if (p == 0) {
+        for (;;) {
+          if (!open_userns(kMaps, kMaps)) ::_exit(3);
+        }
+      }
+      ::usleep(static_cast<useconds_t>(1000 + (trial * 7919) % 4000));
+      ::kill(p, SIGKILL);
+      while (::waitpid(p, nullptr, 0) < 0 && errno == EINTR) {
+      }
+      // Orphaned helpers are now ours: each must exit on its own, promptly.
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+      bool clean = false;
+      while (std::chrono::steady_clock::now() < deadline) {
+        pid_t w = ::waitpid(-1, nullptr, WNOHANG);
+        if (w < 0 && errno == ECHILD) {
+          clean = true;
+          break;
+        }
+        if (w == 0) ::usleep(1000);
+      }
+      if (!clean) {
+        ++stuck;
+        for (pid_t c : children_of_self()) ::kill(c, SIGKILL);
+        while (::waitpid(-1, nullptr, 0) > 0 || errno == EINTR) {
+        }
+      }
+    }
+    if (stuck) std::fprintf(stderr, "%d of %d kills left a user namespace helper blocked\n", stuck, kTrials);
+    return stuck == 0 ? 0 : 1;
+  });
+  EXPECT_EQ(rc, 0);
 }
 
 TEST_F(IdmapRoot, BindShowsHostIdsAndWritesLandUnmapped) {
@@ -502,6 +612,111 @@ TEST_F(IdmapRoot, OverlayWithIndexOnIsRefusedClearly) {
   ASSERT_FALSE(r);
   EXPECT_NE(r.status().message().find("index=on"), std::string::npos) << r.status().message();
   EXPECT_EQ(mount_count(), with_overlay);
+}
+
+// Kernels before 5.12 lack mount_setattr (and before 5.2 open_tree/move_mount): ENOSYS is the
+// "cannot idmap" class with the kernel named, never a plain I/O error.
+TEST_F(IdmapRoot, KernelWithoutTheMountApiIsTheCannotIdmapClass) {
+  make_dir(path("rootfs"));
+  size_t before = mount_count();
+  const std::string release = uname_release();
+  for (long nr : {long{SYS_open_tree}, long{SYS_mount_setattr}, long{SYS_move_mount}}) {
+    int rc = in_child([&] {
+      if (!fail_syscalls({{nr, ENOSYS}})) return 2;
+      auto r = idmap_rootfs(path("rootfs"), kMaps, kMaps, options());
+      if (r) return 3;
+      const std::string& msg = r.status().message();
+      bool ok = contains(msg, path("rootfs")) &&
+                contains(msg, "this kernel (" + release +
+                                  ") does not support idmapped mounts (Linux 5.12+; overlay on idmapped layers 5.19+)");
+      return ok && r.status().code() == Code::kUnavailable ? 0 : 1;
+    });
+    EXPECT_EQ(rc, 0) << "syscall " << nr;
+  }
+  EXPECT_EQ(mount_count(), before);
+}
+
+// On such a kernel the chown fallback still works for a plain directory, with a classic bind
+// mount where open_tree/move_mount are missing too.
+TEST_F(IdmapRoot, ChownFallbackWorksWithoutTheMountApi) {
+  make_dir(path("rootfs"));
+  write_file(path("rootfs/f"), 1000, 1000);
+  size_t before = mount_count();
+  std::vector<std::vector<std::pair<long, int>>> kernels = {
+      {{SYS_mount_setattr, ENOSYS}},                                                    // 5.2 - 5.11
+      {{SYS_open_tree, ENOSYS}, {SYS_mount_setattr, ENOSYS}, {SYS_move_mount, ENOSYS}},  // before 5.2
+  };
+  for (const auto& rules : kernels) {
+    int rc = in_child([&] {
+      if (!fail_syscalls(rules)) return 2;
+      IdmapOptions opts = options();
+      opts.chown_fallback = true;
+      auto r = idmap_rootfs(path("rootfs"), kMaps, kMaps, opts);
+      if (!r) {
+        std::fprintf(stderr, "%s\n", r.status().to_string().c_str());
+        return 3;
+      }
+      if (r->kind != "copy" || owner(path("rootfs/f")) != kBase + 1000) return 4;
+      return undo_idmapped_rootfs(*r) ? 0 : 5;
+    });
+    EXPECT_EQ(rc, 0) << rules.size() << " syscalls missing";
+    EXPECT_EQ(mount_count(), before);
+    EXPECT_FALSE(path_exists(path("copy")));
+    EXPECT_EQ(owner(path("rootfs/f")), 1000u);
+  }
+}
+
+// Before 5.19 overlayfs refuses idmapped layers with EINVAL (simulated: mount(2) fails with EINVAL;
+// UNAME26 makes the kernel report an old release).
+TEST_F(IdmapRoot, OverlayRefusingIdmappedLayersIsTheCannotIdmapClass) {
+  build_overlay();
+  size_t with_overlay = mount_count();
+  const std::string release = uname_release();
+  for (bool old_kernel : {true, false}) {
+    int rc = in_child([&] {
+      if (old_kernel && ::personality(PER_LINUX | UNAME26) < 0) return 2;
+      if (!fail_syscalls({{SYS_mount, EINVAL}})) return 2;
+      IdmapOptions opts = options();
+      opts.chown_fallback = true;  // an overlay never falls back
+      auto r = idmap_rootfs(path("rootfs"), kMaps, kMaps, opts);
+      if (r) return 3;
+      const std::string& msg = r.status().message();
+      bool ok = contains(msg, path("rootfs")) &&
+                (old_kernel ? contains(msg, "does not support idmapped mounts (Linux 5.12+; overlay on idmapped layers 5.19+)")
+                            : contains(msg, "overlayfs on this kernel (" + release + ") refused the idmapped layers"));
+      return ok && r.status().code() == Code::kUnavailable ? 0 : 1;
+    });
+    EXPECT_EQ(rc, 0) << (old_kernel ? "old kernel" : "this kernel");
+    EXPECT_EQ(mount_count(), with_overlay);
+    EXPECT_FALSE(path_exists(path("copy")));
+    EXPECT_FALSE(path_exists(path("scratch/0")));
+  }
+}
+
+// Data-only layers as ordinary lower layers would show their whole contents in the rootfs.
+TEST_F(IdmapRoot, OverlayWithDataOnlyLayersIsRefused) {
+  for (const char* d : {"l1", "data", "ov", "ov/upper", "ov/work", "rootfs", "scratch"}) make_dir(path(d));
+  write_file(path("l1/a"), 0, 0);
+  write_file(path("data/secret"), 0, 0);
+  const std::string variants[] = {
+      "lowerdir=" + path("l1") + "::" + path("data") + ",metacopy=on,redirect_dir=on",
+      "lowerdir+=" + path("l1") + ",datadir+=" + path("data") + ",upperdir=" + path("ov/upper") +
+          ",workdir=" + path("ov/work") + ",metacopy=on,redirect_dir=on",
+  };
+  for (const std::string& data : variants) {
+    if (::mount("overlay", path("rootfs").c_str(), "overlay", 0, data.c_str()) != 0) {
+      GTEST_SKIP() << "this kernel has no data-only overlay layers (" << std::strerror(errno) << ")";
+    }
+    size_t with_overlay = mount_count();
+    auto r = idmap_rootfs(path("rootfs"), kMaps, kMaps, options());
+    ASSERT_FALSE(r) << data;
+    EXPECT_EQ(r.status().code(), Code::kUnavailable);
+    EXPECT_NE(r.status().message().find("data-only lower layer"), std::string::npos) << r.status().message();
+    EXPECT_NE(r.status().message().find(path("data")), std::string::npos) << r.status().message();
+    EXPECT_EQ(mount_count(), with_overlay);
+    EXPECT_FALSE(path_exists(path("rootfs/secret")));
+    ASSERT_EQ(::umount2(path("rootfs").c_str(), 0), 0);
+  }
 }
 
 // Cost of idmap_rootfs + undo; run with --gtest_also_run_disabled_tests.

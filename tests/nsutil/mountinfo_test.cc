@@ -108,6 +108,33 @@ TEST(Mountinfo, TopMountAtPicksTheStackedMountAndNormalises) {
   EXPECT_EQ(t2->id, 60u);
 }
 
+std::vector<uint64_t> ids(const std::vector<MountInfo>& mounts) {
+  std::vector<uint64_t> out;
+  for (const MountInfo& m : mounts) out.push_back(m.id);
+  return out;
+}
+
+TEST(Mountinfo, MountsUnderAreDeepestThenNewestFirst) {
+  auto r = parse_mountinfo(
+      "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n"
+      "30 22 0:30 / /run/c rw - tmpfs a rw\n"
+      "31 30 0:31 / /run/c/rootfs rw - overlay o rw,lowerdir=/l\n"
+      "32 31 0:32 / /run/c/rootfs/proc rw - proc proc rw\n"
+      "33 31 0:33 / /run/c/rootfs rw - overlay o rw,lowerdir=/m\n"   // stacked on 31: newer
+      "34 22 0:34 / /run/cc rw - tmpfs b rw\n"                        // a sibling name, not below
+      "35 31 0:35 / /run/c/rootfs/dev rw - tmpfs c rw\n"
+      "36 30 0:36 / /run/c rw - tmpfs d rw\n");
+  ASSERT_TRUE(r) << r.status().to_string();
+  EXPECT_EQ(ids(mounts_under(*r, "/run/c")), (std::vector<uint64_t>{32, 35, 33, 31, 36, 30}));
+  EXPECT_EQ(ids(mounts_under(*r, "/run/c/rootfs/")), (std::vector<uint64_t>{32, 35, 33, 31}));
+  EXPECT_EQ(ids(mounts_under(*r, "/run//c/./rootfs/proc")), (std::vector<uint64_t>{32}));
+  EXPECT_EQ(ids(mounts_under(*r, "/run/cc")), (std::vector<uint64_t>{34}));
+  EXPECT_TRUE(mounts_under(*r, "/run/c/root").empty());
+  EXPECT_TRUE(mounts_under(*r, "/nothing").empty());
+  EXPECT_EQ(mounts_under(*r, "/").size(), r->size());
+  EXPECT_EQ(mounts_under(*r, "/").back().id, 22u);
+}
+
 TEST(Overlay, LayersFromSuperOptions) {
   auto l = overlay_layers("rw,lowerdir=/l/1:/l/2:/l/3,upperdir=/s/fs,workdir=/s/work,index=off,redirect_dir=on");
   ASSERT_TRUE(l) << l.status().to_string();
@@ -142,13 +169,25 @@ TEST(Overlay, AcceptsBackslashEscapedCommasWithoutOctal) {
   EXPECT_EQ(l->lower, (std::vector<std::string>{"/a,b", "/c:d"}));
 }
 
-TEST(Overlay, DataOnlyLayersAndAppendSyntaxBecomeLowerLayers) {
+TEST(Overlay, DataOnlyLayersAreKeptApartFromLowerLayers) {
+  // What the kernel shows for lowerdir=/a:/b::/data1::/data2.
   auto l = overlay_layers("rw,lowerdir=/a:/b::/data1::/data2,metacopy=on");
   ASSERT_TRUE(l) << l.status().to_string();
-  EXPECT_EQ(l->lower, (std::vector<std::string>{"/a", "/b", "/data1", "/data2"}));
+  EXPECT_EQ(l->lower, (std::vector<std::string>{"/a", "/b"}));
+  EXPECT_EQ(l->data_only, (std::vector<std::string>{"/data1", "/data2"}));
+  // And for the append syntax (linux 6.8+ shows layers this way).
   auto plus = overlay_layers("rw,lowerdir+=/a,lowerdir+=/b,datadir+=/d,upperdir=/u,workdir=/w");
   ASSERT_TRUE(plus) << plus.status().to_string();
-  EXPECT_EQ(plus->lower, (std::vector<std::string>{"/a", "/b", "/d"}));
+  EXPECT_EQ(plus->lower, (std::vector<std::string>{"/a", "/b"}));
+  EXPECT_EQ(plus->data_only, (std::vector<std::string>{"/d"}));
+  // An escaped colon is part of a name, not a data-only separator.
+  auto escaped = overlay_layers("lowerdir=/a\\::/b");
+  ASSERT_TRUE(escaped) << escaped.status().to_string();
+  EXPECT_EQ(escaped->lower, (std::vector<std::string>{"/a:", "/b"}));
+  EXPECT_TRUE(escaped->data_only.empty());
+  EXPECT_TRUE(overlay_layers("lowerdir=/a:/b")->data_only.empty());
+  // Data-only layers alone are no lowerdir.
+  EXPECT_FALSE(overlay_layers("rw,datadir+=/d"));
 }
 
 TEST(Overlay, MissingLowerdirOrHalfAnUpperIsAnError) {

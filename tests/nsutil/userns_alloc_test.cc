@@ -40,6 +40,8 @@ UsernsClaim claim(const std::string& id, const std::string& group = "", std::vec
   c.member.id = id;
   c.member.runtime_root = "/run/runc";
   c.member.state_dir = "/run/runguard/" + id;
+  c.member.created = 4242;  // seconds of CLOCK_BOOTTIME in the caller; opaque to the allocator
+  c.member.boot_id = "boot-1";
   c.group = group;
   c.fixed = std::move(fixed);
   return c;
@@ -114,7 +116,9 @@ TEST_F(UsernsAlloc, AllocatesDisjointRangesAndReleases) {
   EXPECT_EQ(a->members[0].id, "a");
   EXPECT_EQ(a->members[0].runtime_root, "/run/runc");
   EXPECT_EQ(a->members[0].state_dir, "/run/runguard/a");
-  EXPECT_NEAR(static_cast<double>(a->members[0].created), static_cast<double>(::time(nullptr)), 5);
+  // Stored as the claim gives them: the allocator reads no clock.
+  EXPECT_EQ(a->members[0].created, 4242);
+  EXPECT_EQ(a->members[0].boot_id, "boot-1");
 
   auto b = alloc.acquire(claim("b"), small_pool(), kAllAlive);
   ASSERT_TRUE(b.is_ok()) << b.status().to_string();
@@ -153,6 +157,57 @@ TEST_F(UsernsAlloc, ReacquireIsIdempotent) {
   auto elsewhere = alloc.acquire(claim("a", "pod"), small_pool(), kAllAlive);
   ASSERT_FALSE(elsewhere.is_ok());
   EXPECT_NE(elsewhere.status().message().find("already holds"), std::string::npos) << elsewhere.status().message();
+}
+
+TEST_F(UsernsAlloc, ReacquireRefreshesTheMemberAndPersistsIt) {
+  UsernsAllocator alloc(dir_);
+  auto first = alloc.acquire(claim("a", "pod"), small_pool(), kAllAlive);
+  ASSERT_TRUE(first.is_ok()) << first.status().to_string();
+  ASSERT_TRUE(alloc.acquire(claim("b", "pod"), small_pool(), kAllAlive).is_ok());
+  // After a reboot the same container is created again: new boot, new timestamp, maybe new dirs.
+  UsernsClaim again = claim("a", "pod");
+  again.member.created = 7;
+  again.member.boot_id = "boot-2";
+  again.member.runtime_root = "/run/other-runc";
+  again.member.state_dir = "/run/other-runguard/a";
+  auto second = alloc.acquire(again, small_pool(), kAllAlive);
+  ASSERT_TRUE(second.is_ok()) << second.status().to_string();
+  EXPECT_EQ(second->ranges, first->ranges);  // still idempotent
+  ASSERT_EQ(second->members.size(), 2u);
+  auto check = [](const UsernsMember& m) {
+    EXPECT_EQ(m.created, 7);
+    EXPECT_EQ(m.boot_id, "boot-2");
+    EXPECT_EQ(m.runtime_root, "/run/other-runc");
+    EXPECT_EQ(m.state_dir, "/run/other-runguard/a");
+  };
+  check(second->members[0]);
+  auto all = listed(UsernsAllocator(dir_));  // read back from ranges.json
+  ASSERT_EQ(all.size(), 1u);
+  ASSERT_EQ(all[0].members.size(), 2u);
+  EXPECT_EQ(all[0].members[0].id, "a");
+  check(all[0].members[0]);
+  EXPECT_EQ(all[0].members[1].created, 4242);  // the other member is untouched
+  EXPECT_EQ(all[0].members[1].boot_id, "boot-1");
+}
+
+TEST_F(UsernsAlloc, MembersWithoutBootIdStillLoad) {
+  ASSERT_TRUE(make_dirs(dir_).is_ok());
+  spit(dir_ + "/ranges.json",
+       R"({"version":1,"allocations":[{"group":"g","fixed":false,"ranges":[{"start":100000,"size":1000}],)"
+       R"("members":[{"id":"a","runtimeRoot":"/r","stateDir":"/s","created":9}]}]})");
+  UsernsAllocator alloc(dir_);
+  auto all = listed(alloc);
+  ASSERT_EQ(all.size(), 1u);
+  ASSERT_EQ(all[0].members.size(), 1u);
+  EXPECT_EQ(all[0].members[0].boot_id, "");
+  EXPECT_EQ(all[0].members[0].created, 9);
+  spit(dir_ + "/ranges.json",
+       R"({"version":1,"allocations":[{"group":"g","fixed":false,"ranges":[{"start":100000,"size":1000}],)"
+       R"("members":[{"id":"a","runtimeRoot":"/r","stateDir":"/s","created":9,"bootId":3}]}]})");
+  auto bad = alloc.list();
+  ASSERT_FALSE(bad.is_ok());
+  EXPECT_NE(bad.status().message().find("allocations[0].members[0].bootId is number, expected string"), std::string::npos)
+      << bad.status().message();
 }
 
 TEST_F(UsernsAlloc, ReleaseIsIdempotentAndCreatesNothing) {
@@ -404,15 +459,62 @@ TEST_F(UsernsAlloc, FixedClaimJoinsWithinItsGroup) {
   ASSERT_FALSE(outside.is_ok());
   EXPECT_NE(outside.status().message().find("outside the ranges of group \"pod\""), std::string::npos)
       << outside.status().message();
-  // A pool claim joins a fixed group and gets its ranges.
-  auto pooled = alloc.acquire(claim("c4", "pod"), small_pool(), kAllAlive);
-  ASSERT_TRUE(pooled.is_ok());
-  EXPECT_TRUE(pooled->fixed);
-  EXPECT_EQ(pooled->members.size(), 3u);
-  // And a fixed claim may join a pool group within its slot.
-  ASSERT_TRUE(alloc.acquire(claim("d1", "pool-pod"), small_pool(), kAllAlive).is_ok());
-  EXPECT_TRUE(alloc.acquire(claim("d2", "pool-pod", {{100000, 1000}}), small_pool(), kAllAlive).is_ok());
-  EXPECT_FALSE(alloc.acquire(claim("d3", "pool-pod", {{100000, 1001}}), small_pool(), kAllAlive).is_ok());
+}
+
+TEST_F(UsernsAlloc, PoolClaimNeverJoinsAFixedGroup) {
+  UsernsAllocator alloc(dir_);
+  ASSERT_TRUE(alloc.acquire(claim("c1", "pod", {{500000, 100}}), small_pool(), kAllAlive).is_ok());
+  auto pooled = alloc.acquire(claim("c2", "pod"), small_pool(), kAllAlive);
+  ASSERT_FALSE(pooled.is_ok());
+  EXPECT_EQ(pooled.status().code(), Code::kInvalidArgument);
+  const std::string& msg = pooled.status().message();
+  EXPECT_NE(msg.find("container \"c2\" asks for a user-namespace range from the pool"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("group \"pod\" holds the spec's own mappings"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("500000-500099"), std::string::npos) << msg;
+  // The member of the fixed group cannot switch kinds by re-acquiring either.
+  EXPECT_FALSE(alloc.acquire(claim("c1", "pod"), small_pool(), kAllAlive).is_ok());
+  auto all = listed(alloc);
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].members.size(), 1u);
+}
+
+TEST_F(UsernsAlloc, FixedClaimNeverJoinsAPoolGroup) {
+  UsernsAllocator alloc(dir_);
+  ASSERT_TRUE(alloc.acquire(claim("d1", "pool-pod"), small_pool(), kAllAlive).is_ok());  // 100000-100999
+  // Even mappings lying inside the group's slot.
+  auto fixed = alloc.acquire(claim("d2", "pool-pod", {{100000, 1000}}), small_pool(), kAllAlive);
+  ASSERT_FALSE(fixed.is_ok());
+  EXPECT_EQ(fixed.status().code(), Code::kInvalidArgument);
+  const std::string& msg = fixed.status().message();
+  EXPECT_NE(msg.find("container \"d2\" brings its own user-namespace mappings"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("group \"pool-pod\" holds a range from the pool (100000-100999)"), std::string::npos) << msg;
+  EXPECT_FALSE(alloc.acquire(claim("d1", "pool-pod", {{100000, 1000}}), small_pool(), kAllAlive).is_ok());
+  auto all = listed(alloc);
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].members.size(), 1u);
+  EXPECT_FALSE(all[0].fixed);
+}
+
+TEST_F(UsernsAlloc, FixedRangeOverTheCallersLimitIsRefused) {
+  UsernsAllocator alloc(dir_);
+  UsernsClaim big = claim("f", "", {{200000, 65537}});
+  big.max_fixed_size = 65536;
+  auto r = alloc.acquire(big, small_pool(), kAllAlive);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("200000-265536"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("65537 ids, more than the 65536 allowed"), std::string::npos)
+      << r.status().message();
+  EXPECT_FALSE(path_exists(dir_));  // refused before any side effect
+  // Overlapping ranges are judged merged: two of 40000 sharing 10000 ids are one of 70000.
+  UsernsClaim merged = claim("f", "", {{200000, 40000}, {230000, 40000}});
+  merged.max_fixed_size = 65536;
+  EXPECT_FALSE(alloc.acquire(merged, small_pool(), kAllAlive).is_ok());
+  UsernsClaim at_limit = claim("f", "", {{200000, 65536}, {200000, 65536}});
+  at_limit.max_fixed_size = 65536;
+  EXPECT_TRUE(alloc.acquire(at_limit, small_pool(), kAllAlive).is_ok());
+  UsernsClaim unlimited = claim("g", "", {{300000, 1000000}});  // 0 = no limit
+  EXPECT_TRUE(alloc.acquire(unlimited, small_pool(), kAllAlive).is_ok());
 }
 
 TEST_F(UsernsAlloc, FixedRangesAreValidated) {

@@ -2,6 +2,7 @@
 // poststop hook and create itself (a state directory left by a container runc no longer has).
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "runguard/common/status.h"
@@ -14,6 +15,14 @@ namespace runguard::pipeline {
 // range (the pod's range only with its last container), and removes <stateDir>/<id>. Idempotent:
 // a missing directory or record is success. Every step is attempted even when one fails; the
 // first error is returned.
-Status release_container(const std::string& state_dir, const std::string& id);
+//
+// Ids are unique per runtime root only: `caller` says which container is meant — a delete under
+// --root R (runtime_root) or runc's poststop hook for bundle B (bundle). A directory whose record
+// names another root or bundle belongs to another container with the same id and is left alone.
+struct ReleaseCaller {
+  std::optional<std::string> runtime_root;
+  std::optional<std::string> bundle;
+};
+Status release_container(const std::string& state_dir, const std::string& id, const ReleaseCaller& caller = {});
 
 }  // namespace runguard::pipeline
