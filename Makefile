@@ -43,7 +43,7 @@ FUZZ_SECONDS ?= 60
 fuzz: deps
 	@cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 -DRUNGUARD_FUZZ=ON \
 	  -DBUILD_TESTING=OFF -DRUNGUARD_BENCH=OFF >/dev/null
-	@cmake --build build-fuzz --target fuzz_spec fuzz_policy fuzz_runc_args
+	@cmake --build build-fuzz --target fuzz_spec fuzz_policy fuzz_runc_args fuzz_rules fuzz_listener
 	@scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS)
 
 # Binaries to $(PREFIX)/bin (runguard-hook next to runguard: create adds it as a poststop hook),

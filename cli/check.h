@@ -21,4 +21,9 @@ int cmd_controls(const std::vector<std::string>& args);
 // (libDir from the policy unless given), or collect those of containers that no longer exist.
 int cmd_userns(const std::vector<std::string>& args);
 
+// runguardctl rules check [--strict] FILE...: loads Falco-format rule files (in order) with the
+// monitor's field registry; prints loaded / skipped (with reasons) / disabled rules. Exit 0 when
+// the files load (skips allowed), 1 with --strict and any skip, 2 on a load error (file:line:col).
+int cmd_rules(const std::vector<std::string>& args);
+
 }  // namespace runguard::cli

@@ -15,6 +15,8 @@ int usage() {
                "  controls [--format json]   list the controls with their CIS / PSS references\n"
                "  userns [list|gc] [--lib-dir DIR] [--format json]\n"
                "                             user-namespace ranges and their containers; gc frees dead ones\n"
+               "  rules check [--strict] FILE...\n"
+               "                             load runtime rule files; list loaded and skipped rules\n"
                "  version                    print the version\n";
   return 2;
 }
@@ -29,6 +31,7 @@ int main(int argc, char** argv) {
   if (verb == "controls") return runguard::cli::cmd_controls(rest);
   if (verb == "validate") return runguard::cli::cmd_validate(rest);
   if (verb == "userns") return runguard::cli::cmd_userns(rest);
+  if (verb == "rules") return runguard::cli::cmd_rules(rest);
   if (verb == "version" || verb == "--version") {
     std::cout << "runguardctl " << RUNGUARD_VERSION << "\n";
     return 0;

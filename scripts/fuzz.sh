@@ -10,11 +10,15 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/runguard-fuzz.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 status=0
-for target in spec policy runc_args; do
+for target in spec policy runc_args rules listener; do
   mkdir -p "$work/$target"
   cp "$here/fuzz/seeds/$target/"* "$work/$target/"
   # ../shared's real-world configs, when present, join the config.json seeds.
   if [ "$target" = spec ] && [ -d "$here/../shared/corpora/oci" ]; then cp "$here/../shared/corpora/oci/"*.json "$work/$target/"; fi
+  # ... and Falco's official rule files join the rules seeds (the first byte picks file mode, even).
+  if [ "$target" = rules ] && [ -d "$here/../shared/corpora/falco-rules" ]; then
+    for f in "$here/../shared/corpora/falco-rules/"*.yaml; do { printf '\0'; cat "$f"; } >"$work/$target/$(basename "$f")"; done
+  fi
   log="$work/$target.log"
   if "$build/bin/fuzz_$target" -max_total_time="$seconds" -max_len=65536 -print_final_stats=1 \
       -artifact_prefix="fuzz-crash-$target-" "$work/$target" >"$log" 2>&1; then result=clean; else result=CRASH; status=1; fi
