@@ -132,6 +132,10 @@ std::string remedy(const Finding& f, const Controls& c) {
     return "set /root/readonly to true: podman run --read-only, Kubernetes securityContext.readOnlyRootFilesystem: "
            "true";
   }
+  if (id == "RG-MON-001" || id == "RG-MON-002") {
+    return "run the container with runguard as its runtime (podman run --runtime runguard, a containerd runtime "
+           "handler): only the runtime can start runguard-monitor";
+  }
   if (id == "RG-ENV-001") {
     return "remove the variable from /process/env and deliver the credential as a file: podman run --secret, "
            "Kubernetes a Secret volume";
@@ -210,8 +214,12 @@ HookCheckResult hook_check(std::string_view state_json, const ConfigSource& sour
     RG_RETURN_IF_ERROR(policy::validate_spec(spec, config_path));
     policy::ContainerContext ctx = policy::context_from_spec(spec, target->id, target->bundle, "");
     internal::add_host_facts(spec, ctx);
-    const Controls& controls = policy::select_controls(*p, ctx, nullptr);
-    policy::Decision d = policy::evaluate_spec(*p, std::move(spec), ctx);
+    // A hook cannot start the runtime monitor: it is not part of the deny-only verdict.
+    policy::Policy hook_policy = *p;
+    hook_policy.controls.monitor.action = policy::Action::kOff;
+    for (auto& o : hook_policy.overrides) o.controls.monitor.action = policy::Action::kOff;
+    const Controls& controls = policy::select_controls(hook_policy, ctx, nullptr);
+    policy::Decision d = policy::evaluate_spec(hook_policy, std::move(spec), ctx);
     DenyOnlyVerdict v = deny_only_verdict(d, controls);
     if (v.allowed) return Status::ok();
     return Status(Code::kDenied, "container " + target->id + " denied by policy " + p->source + ": " + join(v.reasons, "; "));

@@ -26,6 +26,8 @@ const std::vector<ControlInfo>& control_catalog() {
        {"5.13"}, {}},
       {"secretsInEnv", "RG-ENV-001", "no credentials in environment variables",
        {"4.10"}, {}},
+      {"monitor", "RG-MON-001", "exec, ptrace, mount, namespace and module syscalls go to the runtime monitor's rules",
+       {}, {}},
   };
   return kCatalog;
 }

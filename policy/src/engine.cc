@@ -46,7 +46,7 @@ const Controls& select_controls(const Policy& p, const ContainerContext& ctx, st
 }
 
 Decision evaluate_spec(const Policy& p, Json spec, const ContainerContext& ctx) {
-  return run(p, std::move(spec), ctx, [](const Controls& c, internal::Eval& e) {
+  return run(p, std::move(spec), ctx, [&p](const Controls& c, internal::Eval& e) {
     // Order matters only for readability of the record: who runs, with what, then the container.
     internal::check_privileged(c.privileged, e);
     internal::check_host_namespaces(c.host_namespaces, e);
@@ -59,6 +59,7 @@ Decision evaluate_spec(const Policy& p, Json spec, const ContainerContext& ctx) 
     internal::check_resources(c.resources, e);
     internal::check_sensitive_mounts(c.sensitive_mounts, e);
     internal::check_readonly_rootfs(c.readonly_rootfs, e);
+    internal::check_monitor(c.monitor, e, p.state_dir);
   });
 }
 

@@ -73,6 +73,8 @@ void check_host_namespaces(const SimpleControl& c, Eval& e);
 void check_privileged(const SimpleControl& c, Eval& e);
 void check_sensitive_mounts(const SensitiveMountsControl& c, Eval& e);
 void check_readonly_rootfs(const SimpleControl& c, Eval& e);
+// Last: it rewrites the seccomp profile the seccomp control may have installed.
+void check_monitor(const MonitorControl& c, Eval& e, const std::string& state_dir);
 
 // Update: clamps a LinuxResources document at pointer "" to the maxima.
 void check_update_resources(const ResourcesControl& c, Eval& e);

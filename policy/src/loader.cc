@@ -27,7 +27,11 @@ class Loader {
     if (!root || root.IsNull()) return Status::ok();  // an empty file is the defaults
     if (!root.IsMap()) return error(root, "", "the policy must be a mapping of keys (runtime, controls, ...)");
     RG_RETURN_IF_ERROR(check_keys(root, "", {"runtime", "stateDir", "libDir", "mode", "failurePolicy", "controls",
-                                             "trustedAnnotations", "overrides"}));
+                                             "trustedAnnotations", "overrides", "events"}));
+    if (auto ev = root["events"]) {
+      RG_RETURN_IF_ERROR(check_keys(ev, "events", {"path"}));
+      if (auto path = ev["path"]) { RG_ASSIGN_OR_RETURN(p.events_path, absolute_path(path, "events.path")); }
+    }
     if (auto rt = root["runtime"]) {
       RG_RETURN_IF_ERROR(check_keys(rt, "runtime", {"path"}));
       if (auto path = rt["path"]) {
@@ -154,6 +158,7 @@ class Loader {
       else if (name == "sensitiveMounts") RG_RETURN_IF_ERROR(sensitive_mounts(v, k, c.sensitive_mounts));
       else if (name == "readonlyRootfs") RG_RETURN_IF_ERROR(simple(v, k, c.readonly_rootfs, true));
       else if (name == "secretsInEnv") RG_RETURN_IF_ERROR(simple(v, k, c.secrets_in_env, true));
+      else if (name == "monitor") RG_RETURN_IF_ERROR(monitor(v, k, c.monitor));
     }
     // The uid the user control enforces must exist inside the namespace's range.
     const UserNamespaceControl& u = c.user_namespace;
@@ -209,6 +214,46 @@ class Loader {
     if (c.first_host_id < c.min_host_id) {
       return error(n, key, "firstHostId " + std::to_string(c.first_host_id) + " is below minHostId " + std::to_string(c.min_host_id) +
                                ": the pool would hand out the host's own ids");
+    }
+    return Status::ok();
+  }
+
+  // Syscalls runc itself needs after it installs the filter (it sends the listener fd with
+  // sendmsg and syncs over pipes) or that no one could answer in time: notifying them would
+  // deadlock the container's start or every process in it.
+  static const std::vector<std::string>& never_notified() {
+    static const std::vector<std::string> k = {"write",   "writev", "pwrite64", "read",  "readv", "sendmsg", "sendto",
+                                               "recvmsg", "futex",  "close",    "exit", "exit_group", "rt_sigreturn"};
+    return k;
+  }
+
+  Status monitor(const YAML::Node& n, const std::string& key, MonitorControl& c) const {
+    RG_RETURN_IF_ERROR(check_keys(n, key, {"action", "syscalls", "rules", "block"}));
+    if (auto a = n["action"]) {
+      RG_ASSIGN_OR_RETURN(c.action, action(a, key + ".action", true));
+      if (c.action == Action::kDeny) return error(a, key + ".action", "the monitor can enforce, audit or be off (deny refuses nothing here)");
+    }
+    if (auto b = n["block"]) { RG_ASSIGN_OR_RETURN(c.block, boolean(b, key + ".block")); }
+    if (auto list = n["syscalls"]) {
+      if (!list.IsSequence() || list.size() == 0) return error(list, key + ".syscalls", "expected a non-empty list of syscall names");
+      c.syscalls.clear();
+      for (size_t i = 0; i < list.size(); ++i) {
+        std::string k = key + ".syscalls[" + std::to_string(i) + "]";
+        RG_ASSIGN_OR_RETURN(std::string name, scalar(list[i], k));
+        if (Status s = check_syscall_name(name); !s.is_ok()) return error(list[i], k, s.message());
+        if (std::find(never_notified().begin(), never_notified().end(), name) != never_notified().end()) {
+          return error(list[i], k, "\"" + name + "\" cannot be monitored: runc and every process need it answered at once (it would deadlock)");
+        }
+        if (std::find(c.syscalls.begin(), c.syscalls.end(), name) == c.syscalls.end()) c.syscalls.push_back(name);
+      }
+    }
+    if (auto list = n["rules"]) {
+      if (!list.IsSequence()) return error(list, key + ".rules", "expected a list of rule files");
+      c.rules.clear();
+      for (size_t i = 0; i < list.size(); ++i) {
+        RG_ASSIGN_OR_RETURN(std::string path, absolute_path(list[i], key + ".rules[" + std::to_string(i) + "]"));
+        c.rules.push_back(path);
+      }
     }
     return Status::ok();
   }

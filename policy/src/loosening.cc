@@ -70,6 +70,14 @@ std::vector<std::string> loosenings(const Controls& b, const Controls& c) {
   added(out, "sensitiveMounts: exempts ", b.sensitive_mounts.allow, c.sensitive_mounts.allow);
   action(out, "readonlyRootfs", b.readonly_rootfs.action, c.readonly_rootfs.action);
   action(out, "secretsInEnv", b.secrets_in_env.action, c.secrets_in_env.action);
+  action(out, "monitor", b.monitor.action, c.monitor.action);
+  if (b.monitor.block && !c.monitor.block) out.push_back("monitor: block off");
+  for (const auto& s : b.monitor.syscalls) {
+    if (std::find(c.monitor.syscalls.begin(), c.monitor.syscalls.end(), s) == c.monitor.syscalls.end()) {
+      out.push_back("monitor: " + s + " not monitored");
+    }
+  }
+  if (c.monitor.rules != b.monitor.rules) out.push_back("monitor: other rule files");
   return out;
 }
 

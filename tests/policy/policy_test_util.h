@@ -69,6 +69,7 @@ inline Policy defaults() {
 
 inline void all_off(Controls& c) {
   c.user_namespace.action = Action::kOff;
+  c.monitor.action = Action::kOff;
   c.user.action = Action::kOff;
   c.capabilities.action = Action::kOff;
   c.no_new_privileges.action = Action::kOff;

@@ -100,6 +100,17 @@ struct SensitiveMountsControl {
   std::vector<std::string> allow;  // host paths exempted by the administrator (exact, normalised)
 };
 
+// The runtime monitor (runguard-monitor): the listed syscalls are sent to it through seccomp user
+// notification and checked against Falco-style rules. enforce: a rule with `runguard.action:
+// block` answers EPERM when `block` is true; audit: rules only alert; off: no monitor.
+struct MonitorControl {
+  Action action = Action::kOff;
+  std::vector<std::string> syscalls = {"execve", "execveat", "ptrace", "mount", "umount2", "setns", "unshare",
+                                       "memfd_create", "init_module", "finit_module", "bpf"};
+  std::vector<std::string> rules;  // rule files, in load order; empty = runguard's default rules
+  bool block = true;
+};
+
 struct Controls {
   UserNamespaceControl user_namespace;
   UserControl user;
@@ -112,6 +123,7 @@ struct Controls {
   SensitiveMountsControl sensitive_mounts;
   SimpleControl readonly_rootfs{Action::kAudit};
   SimpleControl secrets_in_env{Action::kDeny};
+  MonitorControl monitor;
 };
 
 // Which containers an override applies to. Every present field must match; an empty match
@@ -138,6 +150,7 @@ struct Policy {
   std::string runtime_path;           // empty: first "runc" on PATH that is not runguard
   std::string state_dir = "/run/runguard";
   std::string lib_dir = "/var/lib/runguard";
+  std::string events_path = "/var/log/runguard/events.jsonl";  // top-level `events: { path: ... }`
   Mode mode = Mode::kEnforce;
   FailurePolicy failure_policy = FailurePolicy::kClosed;
   Controls controls;
