@@ -21,6 +21,7 @@
 #include "runguard/policy/engine.h"
 #include "host_facts.h"
 #include "runguard/pipeline/release.h"
+#include "monitor_setup.h"
 #include "resources.h"
 #include "support.h"
 #include "userns_setup.h"
@@ -72,6 +73,7 @@ struct Prepared {
   // Restores what this create changed, in reverse order.
   void undo() {
     if (config_written) (void)nsutil::write_file_atomic(config_path, original);
+    if (record.monitor_pid > 0) internal::stop_monitor(record.monitor_pid, state_dir);
     if (userns) userns->undo();
     // Never remove_tree over a mount (it would walk into the container's files).
     if (state_created && internal::detach_mounts_under(state_dir).is_ok()) (void)nsutil::remove_tree(state_dir);
@@ -156,6 +158,8 @@ Status prepare(const RuncArgs& args, const policy::Policy& p, const std::string&
     return Status(Code::kDenied, "container " + id + " denied by policy " + p.source + ": " + d.denial_summary());
   }
   RG_RETURN_IF_ERROR(out.userns->idmap_rootfs(d.result, ctx));
+  // The monitor must be listening before runc loads a profile that notifies it.
+  if (p.mode == policy::Mode::kEnforce) RG_RETURN_IF_ERROR(internal::start_monitor(p, ctx, d.result, out.state_dir, out.record));
   std::string record = dump_json(decision_record(args, p, runtime, ctx, d), 2) + "\n";
   RG_RETURN_IF_ERROR(nsutil::write_file_atomic(out.state_dir + "/decision.json", record, 0600));
 

@@ -9,6 +9,7 @@
 #include "runguard/nsutil/fs.h"
 #include "runguard/nsutil/mountinfo.h"
 #include "runguard/nsutil/userns_alloc.h"
+#include "monitor_setup.h"
 #include "resources.h"
 
 namespace runguard::pipeline {
@@ -21,6 +22,7 @@ Status write_resources(const std::string& dir, const ResourcesRecord& r) {
   if (!r.userns_dir.empty()) j["userns"] = {{"dir", r.userns_dir}};
   if (r.rootfs) j["rootfs"] = nsutil::idmapped_rootfs_to_json(*r.rootfs);
   if (!r.rootfs_pending.empty()) j["rootfsPending"] = r.rootfs_pending;
+  if (r.monitor_pid > 0) j["monitorPid"] = r.monitor_pid;
   return nsutil::write_file_atomic(resources_path(dir), dump_json(j, 2) + "\n", 0600);
 }
 
@@ -39,6 +41,7 @@ Result<ResourcesRecord> read_resources(const std::string& dir) {
     if (!fs.is_ok()) return Status(fs.status().code(), path + ": rootfs: " + fs.status().message());
     r.rootfs = *fs;
   }
+  if (auto mp = j.find("monitorPid"); mp != j.end() && mp->is_number_integer() && *mp > 0) r.monitor_pid = *mp;
   if (auto rr = j.find("runtimeRoot"); rr != j.end() && rr->is_string()) r.runtime_root = *rr;
   if (auto b = j.find("bundle"); b != j.end() && b->is_string()) r.bundle = *b;
   if (auto p = j.find("rootfsPending"); p != j.end() && p->is_string()) r.rootfs_pending = *p;
@@ -94,6 +97,7 @@ Status release_container(const std::string& state_dir, const std::string& id, co
   if (!rec.is_ok()) {
     keep(rec.status());
   } else {
+    if (rec->monitor_pid > 0) internal::stop_monitor(rec->monitor_pid, dir);
     if (rec->rootfs) keep(nsutil::undo_idmapped_rootfs(*rec->rootfs));
     if (!rec->rootfs_pending.empty()) keep(internal::release_pending_rootfs(rec->rootfs_pending));
     if (!rec->userns_dir.empty()) keep(nsutil::UsernsAllocator(rec->userns_dir).release(id));

@@ -21,6 +21,7 @@ struct ResourcesRecord {
   // Set just before the rootfs mount is made and cleared once `rootfs` is recorded: a crash in
   // between leaves the path, and release then removes only a mount it can tell is runguard's.
   std::string rootfs_pending;
+  int monitor_pid = 0;                            // runguard-monitor serving this container (0: none)
 };
 
 std::string resources_path(const std::string& container_state_dir);

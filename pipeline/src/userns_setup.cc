@@ -50,8 +50,8 @@ std::vector<nsutil::IdRange> host_ranges(const policy::UsernsPlan& plan) {
 
 }  // namespace
 
-UsernsSetup::UsernsSetup(const policy::Policy& p, const RuncArgs& args, std::string dir, ResourcesRecord base)
-    : policy_(p), args_(args), dir_(std::move(dir)), base_(std::move(base)), record_(base_) {}
+UsernsSetup::UsernsSetup(const policy::Policy& p, const RuncArgs& args, std::string dir, ResourcesRecord& record)
+    : policy_(p), args_(args), dir_(std::move(dir)), record_(record) {}
 
 void forget_previous_userns(Json& spec) {
   auto a = spec.find("annotations");
@@ -219,7 +219,9 @@ Result<std::string> UsernsSetup::mount_point(uint32_t uid, uint32_t gid) {
 void UsernsSetup::undo() {
   if (record_.rootfs) (void)nsutil::undo_idmapped_rootfs(*record_.rootfs);
   if (acquired_) (void)nsutil::UsernsAllocator(record_.userns_dir).release(args_.id());
-  record_ = base_;
+  record_.userns_dir.clear();
+  record_.rootfs.reset();
+  record_.rootfs_pending.clear();
   acquired_ = allocated_ = false;
 }
 

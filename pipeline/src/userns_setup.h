@@ -25,8 +25,9 @@ void forget_previous_userns(Json& spec);
 // What one create took so far; undo() gives it back in reverse.
 class UsernsSetup {
  public:
-  // `base`: the record claim_state_dir wrote (runtime root, bundle); every later write keeps it.
-  UsernsSetup(const policy::Policy& p, const RuncArgs& args, std::string container_state_dir, ResourcesRecord base);
+  // `record`: the container's resources record (claim_state_dir wrote its runtime root and
+  // bundle), shared with the other side effects of the create; it must outlive this object.
+  UsernsSetup(const policy::Policy& p, const RuncArgs& args, std::string container_state_dir, ResourcesRecord& record);
 
   // Before evaluation: allocates (or joins the pod's, or reserves the spec's own) range as
   // plan_user_namespace() says and puts it in ctx.userns. The error for a conflict or an
@@ -47,8 +48,7 @@ class UsernsSetup {
   const policy::Policy& policy_;
   const RuncArgs& args_;
   std::string dir_;            // <stateDir>/<id>
-  ResourcesRecord base_;
-  ResourcesRecord record_;
+  ResourcesRecord& record_;
   bool allocated_ = false;     // the range is ours to map the rootfs with
   bool acquired_ = false;
   nsutil::IdRange allocated_range_;
