@@ -314,7 +314,8 @@ class RunguardTestCase(unittest.TestCase):
         """Writes the policy: stateDir, runtime.path, then `controls` (YAML, indented under
         `controls:`) and `extra` top-level YAML. `raw` replaces the whole file."""
         if raw is None:
-            text = "stateDir: %s\nlibDir: %s\nruntime:\n  path: %s\n" % (self.state_dir, self.lib_dir, RUNC)
+            text = "stateDir: %s\nlibDir: %s\nevents: { path: %s/events.jsonl }\nruntime:\n  path: %s\n" % (
+                self.state_dir, self.lib_dir, self.tmp, RUNC)
             if controls.strip():
                 text += "controls:\n" + "".join("  " + l + "\n" for l in controls.strip("\n").splitlines())
             text += extra

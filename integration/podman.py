@@ -332,7 +332,8 @@ class PodmanTestCase(unittest.TestCase):
         """Writes the policy (default: stateDir and runtime.path only, every control at its
         default) to `path` (default: the class's policy.yaml); returns the path."""
         if text is None:
-            text = "stateDir: %s\nlibDir: %s-lib\nruntime:\n  path: %s\n" % (cls.state_dir, cls.state_dir, RUNC)
+            text = "stateDir: %s\nlibDir: %s-lib\nevents: { path: %s-events.jsonl }\nruntime:\n  path: %s\n" % (
+                cls.state_dir, cls.state_dir, cls.state_dir, RUNC)
         path = path or cls.policy_path
         with open(path, "w") as f:
             f.write(text)

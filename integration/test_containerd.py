@@ -94,7 +94,8 @@ class ContainerdTest(unittest.TestCase):
     # -- helpers --
     @classmethod
     def _write_policy(cls, controls="", extra=""):
-        text = "stateDir: %s\nlibDir: %s-lib\nruntime:\n  path: %s\n" % (cls.state_dir, cls.state_dir, RUNC)
+        text = "stateDir: %s\nlibDir: %s-lib\nevents: { path: %s-events.jsonl }\nruntime:\n  path: %s\n" % (
+            cls.state_dir, cls.state_dir, cls.state_dir, RUNC)
         if controls.strip():
             text += "controls:\n" + "".join("  " + l + "\n" for l in controls.strip("\n").splitlines())
         text += extra
@@ -217,7 +218,7 @@ class ContainerdTest(unittest.TestCase):
     def test_controls_off_container_gets_containerd_default_spec(self):
         self._write_policy("\n".join([
             "user: {action: off}", "capabilities: {action: off}", "noNewPrivileges: {action: off}",
-            "seccomp: {action: off}", "resources: {action: off}"]))
+            "seccomp: {action: off}", "resources: {action: off}", "monitor: {action: off}"]))
         cid, pr = self.run_probe("rg-off")
         self.assertEqual(pr.uids(), [0] * 4)
         self.assertEqual(pr.cap("CapBnd"), CONTAINERD_CAPS_MASK)

@@ -124,9 +124,17 @@ class ControlsTest(RunguardTestCase):
         self.assertIn("syscalls", self.b.read_config()["linux"]["seccomp"])
 
     def test_seccomp_off(self):
-        cid, pr = self.probe("seccomp: {action: off}")
+        # The monitor's notify-only filter is a seccomp filter too: off here as well.
+        cid, pr = self.probe("seccomp: {action: off}\nmonitor: {action: off}")
         self.assertEqual(pr.status["Seccomp"], "0")
         self.assertNotIn("seccomp", self.b.read_config()["linux"])
+
+    def test_seccomp_off_monitor_on_installs_only_the_notify_filter(self):
+        cid, pr = self.probe("seccomp: {action: off}")
+        self.assertEqual(pr.status["Seccomp"], "2")
+        s = self.b.read_config()["linux"]["seccomp"]
+        self.assertEqual(s["defaultAction"], "SCMP_ACT_ALLOW")
+        self.assertEqual([r["action"] for r in s["syscalls"]], ["SCMP_ACT_NOTIFY"])
 
     # -- resources --
     def test_memory_default(self):

@@ -151,7 +151,8 @@ class CriNode:
         self.containerd.import_archive(app, cri_node.BUSYBOX_IMAGE)
 
     def write_policy(self, extra=""):
-        text = "stateDir: %s\nlibDir: %s-lib\nruntime:\n  path: %s\n%s" % (self.state_dir, self.state_dir, RUNC, extra)
+        text = "stateDir: %s\nlibDir: %s-lib\nevents: { path: %s-events.jsonl }\nruntime:\n  path: %s\n%s" % (
+            self.state_dir, self.state_dir, self.state_dir, RUNC, extra)
         with open(self.policy_path, "w") as f:
             f.write(text)
 

@@ -347,7 +347,8 @@ class PassthroughTest(RunguardTestCase):
         with open(script, "w") as f:
             f.write(FAKE_RUNC % {"out": out})
         os.chmod(script, 0o755)
-        self.write_policy(raw="stateDir: %s\nlibDir: %s\nruntime:\n  path: %s\n%s" % (self.state_dir, self.lib_dir, script, extra))
+        self.write_policy(raw="stateDir: %s\nlibDir: %s\nevents: { path: %s/events.jsonl }\nruntime:\n  path: %s\n%s" % (
+            self.state_dir, self.lib_dir, self.tmp, script, extra))
 
         def record():
             with open(out) as f:

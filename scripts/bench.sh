@@ -25,7 +25,7 @@ cleanup() {
 trap cleanup EXIT
 
 # The restricted preset, as a node would have it, with the state kept in the scratch directory.
-{ echo "stateDir: $work/state"; echo "libDir: $work/lib"; cat "$here/../profiles/policies/restricted.yaml"; } > "$work/policy.yaml"
+{ echo "stateDir: $work/state"; echo "libDir: $work/lib"; echo "events: { path: $work/events.jsonl }"; cat "$here/../profiles/policies/restricted.yaml"; } > "$work/policy.yaml"
 export RUNGUARD_CONFIG="$work/policy.yaml"
 
 # compare LABEL BASELINE_INDEX CANDIDATE_INDEX -- hyperfine arguments...

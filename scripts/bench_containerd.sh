@@ -35,7 +35,7 @@ trap cleanup EXIT
 
 # The restricted preset, as a node would have it, with the state kept in the scratch directory.
 # containerd's environment is what reaches runguard (through the shim), so it goes there.
-{ echo "stateDir: $work/state"; echo "libDir: $work/lib"; cat "$here/../profiles/policies/restricted.yaml"; } > "$work/policy.yaml"
+{ echo "stateDir: $work/state"; echo "libDir: $work/lib"; echo "events: { path: $work/events.jsonl }"; cat "$here/../profiles/policies/restricted.yaml"; } > "$work/policy.yaml"
 
 python3 "$here/../integration/containerd.py" serve --namespace "$ns" --binary "$bin/runguard" \
   --env "RUNGUARD_CONFIG=$work/policy.yaml" --info "$work/info.json" >"$work/serve.log" 2>&1 &

@@ -23,6 +23,7 @@ bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 cat > "$work/policy.yaml" <<POLICY
 stateDir: $work/state
 libDir: $work/lib
+events: { path: $work/events.jsonl }
 controls:
   secretsInEnv: { action: enforce }
 POLICY

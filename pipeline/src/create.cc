@@ -146,6 +146,7 @@ Status prepare(const RuncArgs& args, const policy::Policy& p, const std::string&
   RG_ASSIGN_OR_RETURN(Json spec, parse_json(out.original, out.config_path));
   RG_RETURN_IF_ERROR(policy::validate_spec(spec, out.config_path));
   internal::forget_previous_userns(spec);  // a bundle runguard already created once
+  internal::forget_previous_monitor(spec, p.state_dir);
 
   policy::ContainerContext ctx = policy::context_from_spec(spec, id, bundle, args.root);
   internal::add_host_facts(spec, ctx);

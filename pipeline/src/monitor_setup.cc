@@ -118,6 +118,28 @@ Status start_monitor(const policy::Policy& p, const policy::ContainerContext& ct
   return write_resources(dir, record);
 }
 
+void forget_previous_monitor(Json& spec, const std::string& state_dir) {
+  auto l = spec.find("linux");
+  if (l == spec.end() || !l->is_object()) return;
+  auto s = l->find("seccomp");
+  if (s == l->end() || !s->is_object()) return;
+  // <stateDir>/<any id>/monitor.sock: the bundle may have been created under another id.
+  std::string path = s->value("listenerPath", std::string());
+  const std::string suffix = "/monitor.sock";
+  if (path.rfind(state_dir + "/", 0) != 0 || path.size() < suffix.size() ||
+      path.compare(path.size() - suffix.size(), suffix.size(), suffix) != 0 ||
+      path.find('/', state_dir.size() + 1) != path.size() - suffix.size()) {
+    return;
+  }
+  s->erase("listenerPath");
+  s->erase("listenerMetadata");
+  if (auto rules = s->find("syscalls"); rules != s->end() && rules->is_array()) {
+    for (auto& r : *rules) {
+      if (r.is_object() && r.value("action", std::string()) == "SCMP_ACT_NOTIFY") r["action"] = "SCMP_ACT_ALLOW";
+    }
+  }
+}
+
 void stop_monitor(int pid, const std::string& dir) {
   // Only the process whose command line is ours: pids are reused.
   auto cmdline = nsutil::read_file("/proc/" + std::to_string(pid) + "/cmdline", 1u << 16);

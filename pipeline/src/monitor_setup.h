@@ -22,6 +22,11 @@ namespace runguard::pipeline::internal {
 Status start_monitor(const policy::Policy& p, const policy::ContainerContext& ctx, const Json& spec, const std::string& dir,
                      ResourcesRecord& record);
 
+// A bundle runguard already created once carries its listener wiring: the listener path of this
+// container's monitor socket and the SCMP_ACT_NOTIFY rule. Both are undone (the notified syscalls
+// were allowed before runguard notified them) so the new create wires a fresh monitor.
+void forget_previous_monitor(Json& spec, const std::string& state_dir);
+
 // SIGTERM to the monitor `pid` if it still is the monitor of container directory `dir` (its
 // command line names <dir>/monitor.json), then SIGKILL if it has not exited within a second.
 void stop_monitor(int pid, const std::string& dir);

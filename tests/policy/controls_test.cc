@@ -292,7 +292,8 @@ TEST(RuncDefaultSpec, ExpectedFindingsUnderDefaultPolicy) {
   std::vector<std::string> ids;
   for (const auto& f : d.findings) ids.push_back(f.id);
   EXPECT_EQ(ids, (std::vector<std::string>{"RG-USERNS-001", "RG-USER-001", "RG-CAPS-001", "RG-CAPS-001", "RG-CAPS-001", "RG-CAPS-001",
-                                           "RG-SECCOMP-001", "RG-RES-001", "RG-RES-003", "RG-RES-002"}))
+                                           "RG-SECCOMP-001", "RG-RES-001", "RG-RES-003", "RG-RES-002",
+                                           "RG-MON-001"}))
       << describe(d);
   EXPECT_TRUE(d.allowed) << d.denial_summary();
   const Json& r = d.result;

@@ -104,7 +104,7 @@ struct SensitiveMountsControl {
 // notification and checked against Falco-style rules. enforce: a rule with `runguard.action:
 // block` answers EPERM when `block` is true; audit: rules only alert; off: no monitor.
 struct MonitorControl {
-  Action action = Action::kOff;
+  Action action = Action::kEnforce;
   std::vector<std::string> syscalls = {"execve", "execveat", "ptrace", "mount", "umount2", "setns", "unshare",
                                        "memfd_create", "init_module", "finit_module", "bpf"};
   std::vector<std::string> rules;  // rule files, in load order; empty = runguard's default rules
