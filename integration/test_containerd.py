@@ -323,6 +323,28 @@ class ContainerdTest(unittest.TestCase):
         self.assertEqual(lines[1], "0")
         self.assertEqual(lines[2].split()[2:4], ["0", "0"], lines[2])
 
+    # -- the runtime monitor on containerd's overlayfs snapshot --
+    def test_monitor_sees_a_binary_the_container_wrote(self):
+        cid = self.new_id("rg-drop")
+        p = self.run_fg(cid, "cat /bin/busybox > /tmp/true && chmod +x /tmp/true && /tmp/true && "
+                             "/bin/true && echo ran")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("ran", p.stdout)
+        path = self.state_dir + "-events.jsonl"
+        events = []
+        for _ in range(50):
+            if os.path.exists(path):
+                with open(path) as f:
+                    events = [json.loads(l) for l in f if l.strip()]
+                events = [e for e in events if e["runguard.container"]["id"] == cid]
+                if events:
+                    break
+            time.sleep(0.1)
+        drops = [e for e in events if e["rule"] == "Drop and execute new binary in container"]
+        self.assertEqual(len(drops), 1, events)
+        self.assertEqual(drops[0]["output_fields"]["proc.exepath"], "/tmp/true")
+        self.assertEqual(len(events), 1, "only the dropped binary is reported: %s" % events)
+
     # -- 4. CRI annotations select policy overrides --
     def test_annotations_select_overrides(self):
         self._write_policy(extra="\n".join([

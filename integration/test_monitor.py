@@ -138,7 +138,12 @@ class MonitorTest(RunguardTestCase):
             if "notifications" in text:
                 break
             time.sleep(0.1)
-        self.assertIn("notifications", text)
+        summary = [l for l in text.splitlines() if "summary:" in l][-1]
+        counts = dict(kv.split("=") for kv in summary.split("summary:")[1].split())
+        # Every /bin/true exec was notified and answered: none lost, none left unanswered.
+        self.assertGreaterEqual(int(counts["notifications"]), n)
+        self.assertEqual(int(counts["continues"]) + int(counts["blocks"]) + int(counts["gone"]),
+                         int(counts["notifications"]), summary)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ Result<std::string> get_string(const Json& obj, const std::string& key, const st
 
 Status parse_container(const Json& obj, const std::string& source, ContainerIdentity* out) {
   if (!obj.is_object()) return field_error(source, "container", "must be an object");
-  RG_RETURN_IF_ERROR(check_keys(obj, {"id", "name", "image", "namespace", "pod", "bundle"}, source, "container."));
+  RG_RETURN_IF_ERROR(check_keys(obj, {"id", "name", "image", "namespace", "pod", "bundle", "upperDir"}, source, "container."));
   RG_ASSIGN_OR_RETURN(out->id, get_string(obj, "id", source, "container.", true, false));
   if (out->id.empty()) return field_error(source, "container.id", "must not be empty");
   RG_ASSIGN_OR_RETURN(out->name, get_string(obj, "name", source, "container.", false, false));
@@ -46,6 +46,7 @@ Status parse_container(const Json& obj, const std::string& source, ContainerIden
   RG_ASSIGN_OR_RETURN(out->k8s_namespace, get_string(obj, "namespace", source, "container.", false, false));
   RG_ASSIGN_OR_RETURN(out->pod, get_string(obj, "pod", source, "container.", false, false));
   RG_ASSIGN_OR_RETURN(out->bundle, get_string(obj, "bundle", source, "container.", false, false));
+  if (obj.contains("upperDir")) { RG_ASSIGN_OR_RETURN(out->upper_dir, get_string(obj, "upperDir", source, "container.", false, true)); }
   return Status::ok();
 }
 

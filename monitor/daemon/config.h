@@ -29,6 +29,9 @@ inline constexpr size_t kMaxConfigBytes = 1 << 20;
 
 struct ContainerIdentity {
   std::string id, name, image, k8s_namespace, pod, bundle;
+  // The host path of the rootfs overlay's upper (writable) layer, "" when the rootfs is not an
+  // overlay: an executed file present there was written (or modified) by the container.
+  std::string upper_dir;
 };
 
 struct MonitorConfig {

@@ -1,5 +1,6 @@
 #include "event_builder.h"
 
+#include <sys/stat.h>
 #include <seccomp.h>
 #include <unistd.h>
 
@@ -86,7 +87,14 @@ Result<std::vector<std::string>> LiveTargetReader::read_argv(uint64_t addr) {
 }
 
 EventBuilder::EventBuilder(const ContainerIdentity& container, std::string proc_root)
-    : container_(container_info(container)), proc_(proc_root), proc_root_(std::move(proc_root)) {}
+    : container_(container_info(container)), upper_dir_(container.upper_dir), proc_(proc_root), proc_root_(std::move(proc_root)) {}
+
+std::optional<bool> EventBuilder::exe_in_upper_layer(const std::string& path) const {
+  if (upper_dir_.empty() || path.empty() || path[0] != '/' || path.find("/..") != std::string::npos) return std::nullopt;
+  struct stat st {};
+  if (::lstat((upper_dir_ + path).c_str(), &st) != 0) return false;
+  return S_ISREG(st.st_mode);
+}
 
 void EventBuilder::set_init(pid_t init_pid) {
   init_pid_ = init_pid;
@@ -142,6 +150,7 @@ Status EventBuilder::fill_exec(const nsutil::Notification& n, const std::string&
   p.exepath = resolved.empty() ? file : resolved;
   p.args.assign(args.size() > 1 ? args.begin() + 1 : args.end(), args.end());
   p.exe_from_memfd = resolved.rfind("/memfd:", 0) == 0;
+  p.exe_upper_layer = exe_in_upper_layer(p.exepath);
   p.is_entrypoint = caller.pid == init_pid_ && !init_exec_seen_;
   proc_.forget(caller.pid);  // its cmdline and exe change for its children's ancestry
   if (caller.pid == init_pid_) init_exec_seen_ = true;

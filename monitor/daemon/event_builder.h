@@ -69,8 +69,12 @@ class EventBuilder {
   Status fill_exec(const nsutil::Notification& n, const std::string& type, TargetReader& mem,
                    const ProcSnapshot& caller, monitor::Event* ev);
   void fill_caller(const ProcSnapshot& caller, monitor::Event* ev);
+  // True when `path` (as the container sees it) exists as a regular file in the rootfs overlay's
+  // upper layer: the container wrote or modified it. Unknown (nullopt) without an upper layer.
+  std::optional<bool> exe_in_upper_layer(const std::string& path) const;
 
   monitor::ContainerInfo container_;
+  std::string upper_dir_;
   ProcReader proc_;
   std::string proc_root_;
   pid_t init_pid_ = 0;

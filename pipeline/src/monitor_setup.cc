@@ -11,8 +11,10 @@
 #include <thread>
 
 #include "runguard/nsutil/fs.h"
+#include "runguard/nsutil/mountinfo.h"
 #include "runguard/policy/engine.h"
 #include "runguard/policy/monitor.h"
+#include "userns_setup.h"
 
 extern char** environ;
 
@@ -21,7 +23,30 @@ namespace {
 
 constexpr int kReadyTimeoutMs = 5000;
 
-Json monitor_config(const policy::Policy& p, const policy::ContainerContext& ctx, const std::string& dir) {
+// The host path of the engine's rootfs overlay upper layer (containerd's snapshot, podman's
+// storage), or "" when the rootfs is not an overlay. The engine's root path, not runguard's
+// idmapped mount (whose layers are relative scratch names): the original is kept in an annotation.
+std::string rootfs_upper_dir(const Json& spec, const std::string& bundle) {
+  std::string root;
+  if (auto a = spec.find("annotations"); a != spec.end() && a->is_object()) {
+    if (auto o = a->find(kOriginalRootAnnotation); o != a->end() && o->is_string()) root = *o;
+  }
+  if (root.empty() && spec.contains("root") && spec["root"].is_object() && spec["root"].contains("path") &&
+      spec["root"]["path"].is_string()) {
+    root = spec["root"]["path"];
+  }
+  if (root.empty()) root = "rootfs";
+  if (root[0] != '/') root = bundle + "/" + root;
+  auto real = nsutil::real_path(root);
+  auto mounts = nsutil::read_mountinfo();
+  if (!real.is_ok() || !mounts.is_ok()) return "";
+  auto top = nsutil::top_mount_at(*mounts, *real);
+  if (!top || top->fstype != "overlay") return "";
+  auto layers = nsutil::overlay_layers(top->super_options);
+  return layers.is_ok() && !layers->upper.empty() && layers->upper[0] == '/' ? layers->upper : "";
+}
+
+Json monitor_config(const policy::Policy& p, const policy::ContainerContext& ctx, const Json& spec, const std::string& dir) {
   const auto& c = policy::select_controls(p, ctx, nullptr).monitor;
   Json j;
   j["version"] = 1;
@@ -33,6 +58,7 @@ Json monitor_config(const policy::Policy& p, const policy::ContainerContext& ctx
   j["block"] = c.action == policy::Action::kEnforce && c.block;
   j["container"] = {{"id", ctx.id},       {"name", ctx.container_name}, {"image", ctx.image},
                     {"namespace", ctx.k8s_namespace}, {"pod", ctx.pod_name}, {"bundle", ctx.bundle}};
+  if (std::string upper = rootfs_upper_dir(spec, ctx.bundle); !upper.empty()) j["container"]["upperDir"] = upper;
   j["connectTimeoutSeconds"] = 30;
   return j;
 }
@@ -112,7 +138,7 @@ Status start_monitor(const policy::Policy& p, const policy::ContainerContext& ct
   std::string events_dir = p.events_path.substr(0, p.events_path.rfind('/'));
   if (!events_dir.empty()) RG_RETURN_IF_ERROR(nsutil::make_dirs(events_dir, 0750));
   std::string config = dir + "/monitor.json";
-  RG_RETURN_IF_ERROR(nsutil::write_file_atomic(config, dump_json(monitor_config(p, ctx, dir), 2) + "\n", 0600));
+  RG_RETURN_IF_ERROR(nsutil::write_file_atomic(config, dump_json(monitor_config(p, ctx, spec, dir), 2) + "\n", 0600));
   RG_ASSIGN_OR_RETURN(int pid, spawn(binary, config));
   record.monitor_pid = pid;
   return write_resources(dir, record);
