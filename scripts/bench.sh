@@ -82,3 +82,7 @@ echo "|---|---|"
 #    runc with and without one, and runguard's own share (scripts/bench_userns.sh).
 echo
 "$here/bench_userns.sh" "$bin" 40 "$rounds"
+
+# 5. The runtime monitor (controls.monitor): a hardened run with it on and off (scripts/bench_monitor.sh).
+echo
+"$here/bench_monitor.sh" "$bin" 30 "$rounds"
