@@ -38,7 +38,8 @@ grep -E "^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):" /proc/self/s
 echo "memory limit:  $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max)"
 echo "pids limit:    $(cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max)"
 echo "nofile limit:  $(ulimit -n)"
-echo "PASSWORD set:  $(env | grep -c ^PASSWORD= || true)"'
+echo "PASSWORD set:  $(env | grep -c ^PASSWORD= || true)"
+sh -i </dev/null >/dev/null 2>&1   # an interactive shell: the runtime monitor reports it'
 
 "$here/mkbundle.py" "$work/insecure" --insecure --env PASSWORD=correct-horse-battery-staple -- /bin/sh -c "$probe"
 bold "the insecure spec: root, 14 capabilities, no seccomp, no limits, a PASSWORD in the environment"
@@ -73,6 +74,15 @@ for line in sys.stdin:
         line += "   (2 = filter installed)"
     print("  inside> " + line)
 '
+
+bold "runtime monitor events: $work/events.jsonl (runguard-monitor, seccomp user notification)"
+for _ in 1 2 3 4 5 6 7 8 9 10; do [ -s "$work/events.jsonl" ] && break; sleep 0.1; done
+python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    print("  %s: %s [%s] %s" % (e["priority"], e["rule"], e["runguard.action"], e["output_fields"].get("proc.cmdline", "")))
+' "$work/events.jsonl" 2>/dev/null || echo "  (no events)"
 
 bold "decision record: $work/state/demo-insecure/decision.json"
 cat "$work/state/demo-insecure/decision.json"
