@@ -1,6 +1,9 @@
 #include "event_builder.h"
 
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <seccomp.h>
 #include <unistd.h>
 
@@ -90,10 +93,21 @@ EventBuilder::EventBuilder(const ContainerIdentity& container, std::string proc_
     : container_(container_info(container)), upper_dir_(container.upper_dir), proc_(proc_root), proc_root_(std::move(proc_root)) {}
 
 std::optional<bool> EventBuilder::exe_in_upper_layer(const std::string& path) const {
-  if (upper_dir_.empty() || path.empty() || path[0] != '/' || path.find("/..") != std::string::npos) return std::nullopt;
+  if (upper_dir_.empty() || path.empty() || path[0] != '/') return std::nullopt;
+  // Resolved inside the upper layer as the container would (its symlinks stay in it), never
+  // crossing into another mount (no automount can stall the loop while a syscall waits).
+  int root = ::open(upper_dir_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0) return std::nullopt;
+  struct open_how how {};
+  how.flags = O_PATH | O_CLOEXEC;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+  int fd = static_cast<int>(::syscall(SYS_openat2, root, path.c_str() + 1, &how, sizeof how));
+  ::close(root);
+  if (fd < 0) return false;
   struct stat st {};
-  if (::lstat((upper_dir_ + path).c_str(), &st) != 0) return false;
-  return S_ISREG(st.st_mode);
+  bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  ::close(fd);
+  return regular;
 }
 
 void EventBuilder::set_init(pid_t init_pid) {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -167,15 +168,23 @@ void forget_previous_monitor(Json& spec, const std::string& state_dir) {
 }
 
 void stop_monitor(int pid, const std::string& dir) {
-  // Only the process whose command line is ours: pids are reused.
-  auto cmdline = nsutil::read_file("/proc/" + std::to_string(pid) + "/cmdline", 1u << 16);
-  if (!cmdline.is_ok() || cmdline->find(dir + "/monitor.json") == std::string::npos) return;
-  if (::kill(pid, SIGTERM) != 0) return;
-  for (int i = 0; i < 100; ++i) {
-    if (::kill(pid, 0) != 0) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  // Pin the process first (a pidfd never names another one), then check it is this container's
+  // monitor: its executable is runguard-monitor and its arguments name this config exactly.
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) return;
+  nsutil::UniqueFd fd(pidfd);
+  std::string proc = "/proc/" + std::to_string(pid);
+  auto exe = nsutil::real_path(proc + "/exe");
+  auto cmdline = nsutil::read_file(proc + "/cmdline", 1u << 16);
+  std::string want = std::string("--config") + '\0' + dir + "/monitor.json" + '\0';
+  if (!exe.is_ok() || exe->size() < 17 || exe->compare(exe->size() - 17, 17, "/runguard-monitor") != 0 || !cmdline.is_ok() ||
+      cmdline->find(want) == std::string::npos) {
+    return;
   }
-  ::kill(pid, SIGKILL);
+  if (::syscall(SYS_pidfd_send_signal, fd.get(), SIGTERM, nullptr, 0) != 0) return;
+  struct pollfd pfd = {fd.get(), POLLIN, 0};
+  if (::poll(&pfd, 1, 1000) == 1) return;  // readable: it exited
+  (void)::syscall(SYS_pidfd_send_signal, fd.get(), SIGKILL, nullptr, 0);
 }
 
 }  // namespace runguard::pipeline::internal

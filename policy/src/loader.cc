@@ -222,8 +222,15 @@ class Loader {
   // sendmsg and syncs over pipes) or that no one could answer in time: notifying them would
   // deadlock the container's start or every process in it.
   static const std::vector<std::string>& never_notified() {
-    static const std::vector<std::string> k = {"write",   "writev", "pwrite64", "read",  "readv", "sendmsg", "sendto",
-                                               "recvmsg", "futex",  "close",    "exit", "exit_group", "rt_sigreturn"};
+    // runc init is a Go program: its runtime's calls between loading the filter and handing the fd
+    // to the monitor would wait for an answer nobody can give yet.
+    static const std::vector<std::string> k = {
+        "write", "writev", "pwrite64", "read", "readv", "sendmsg", "sendto", "recvmsg", "futex", "close", "exit",
+        "exit_group", "rt_sigreturn", "mmap", "munmap", "mprotect", "madvise", "brk", "clone", "clone3", "nanosleep",
+        "clock_nanosleep", "sched_yield", "tgkill", "getpid", "gettid", "rt_sigprocmask", "rt_sigaction",
+        "sigaltstack", "epoll_pwait", "epoll_wait", "epoll_ctl", "fcntl", "pidfd_getfd", "pidfd_open", "connect",
+        "socket", "getsockopt", "setsockopt", "poll", "ppoll", "pselect6", "select", "dup", "dup2", "dup3",
+        "openat", "newfstatat", "fstat", "lseek", "getrandom", "prctl", "seccomp"};
     return k;
   }
 

@@ -61,14 +61,34 @@ std::string monitor_socket(const std::string& state_dir, const std::string& id) 
 
 namespace internal {
 
+bool has_notify(const Json& profile) {
+  if (str_member(profile, "defaultAction") == "SCMP_ACT_NOTIFY") return true;
+  if (const Json* rules = at(profile, "/syscalls"); rules != nullptr && rules->is_array()) {
+    for (const auto& r : *rules) {
+      if (str_member(r, "action") == "SCMP_ACT_NOTIFY") return true;
+    }
+  }
+  return false;
+}
+
 void check_monitor(const MonitorControl& c, Eval& e, const std::string& state_dir) {
   if (c.action == Action::kOff) return;
+  // Under enforce a container the monitor cannot watch is refused, never started unwatched.
+  Action refuse = c.action == Action::kEnforce ? Action::kDeny : Action::kAudit;
   const Json* prof = at(e.doc(), "/linux/seccomp");
-  if (prof != nullptr && !str_member(*prof, "listenerPath").empty()) {
+  if (prof != nullptr && !str_member(*prof, "listenerPath").empty() && has_notify(*prof)) {
     // runc hands the notify fd to one listener; someone else's agent already is it.
-    (void)e.violation("monitor", "RG-MON-002", Severity::kMedium, Action::kAudit,
-                      "the seccomp profile already names a listener (" + str_member(*prof, "listenerPath") +
+    (void)e.violation("monitor", "RG-MON-002", Severity::kHigh, refuse,
+                      "the seccomp profile already sends syscalls to another listener (" + str_member(*prof, "listenerPath") +
                           "); runguard-monitor cannot watch this container",
+                      "/linux/seccomp/listenerPath");
+    return;
+  }
+  std::string socket = monitor_socket(state_dir, e.ctx().id);
+  if (socket.size() >= 108) {  // sun_path
+    (void)e.violation("monitor", "RG-MON-003", Severity::kHigh, refuse,
+                      "the monitor socket path " + socket + " is longer than a unix socket address allows (107 bytes); "
+                          "use a shorter stateDir",
                       "/linux/seccomp/listenerPath");
     return;
   }
@@ -79,7 +99,7 @@ void check_monitor(const MonitorControl& c, Eval& e, const std::string& state_di
   if (!plan.skipped.empty()) what += "; not monitored: " + join(plan.skipped, ", ");
   // Both enforce and audit install the monitor: audit only keeps it from blocking.
   if (!e.violation("monitor", "RG-MON-001", Severity::kLow, Action::kEnforce, what, "/linux/seccomp")) return;
-  plan.profile["listenerPath"] = monitor_socket(state_dir, e.ctx().id);
+  plan.profile["listenerPath"] = socket;  // an inert listener the spec named (no notify rule) is replaced
   plan.profile["listenerMetadata"] = e.ctx().id;
   e.set("/linux/seccomp", std::move(plan.profile), Json("notify: " + join(plan.notified, ",")));
 }

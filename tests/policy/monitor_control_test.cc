@@ -63,13 +63,36 @@ TEST(MonitorControl, EvaluationWiresTheListener) {
   EXPECT_FALSE(evaluate_spec(p, parse(R"({"linux":{}})"), ctx).result["linux"].contains("seccomp"));
 }
 
-TEST(MonitorControl, AnotherListenerIsReportedNotReplaced) {
+TEST(MonitorControl, AnotherListenerIsRefusedUnderEnforceAndReportedUnderAudit) {
   Policy p = only_defaults_off();
   p.controls.monitor.action = Action::kEnforce;
-  Json spec = parse(R"({"linux":{"seccomp":{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/agent.sock"}}})");
-  Decision d = evaluate_spec(p, spec, {});
+  Json spec = parse(R"({"linux":{"seccomp":{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/agent.sock",
+      "syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]}}})");
+  ContainerContext ctx;
+  ctx.id = "c1";
+  Decision d = evaluate_spec(p, spec, ctx);
+  EXPECT_FALSE(d.allowed);  // never started unwatched
   EXPECT_EQ(count_id(d, "RG-MON-002"), 1u);
+  p.controls.monitor.action = Action::kAudit;
+  d = evaluate_spec(p, spec, ctx);
+  EXPECT_TRUE(d.allowed);
   EXPECT_EQ(d.result, spec);
+  // A listener with nothing notified is inert: runguard's replaces it.
+  p.controls.monitor.action = Action::kEnforce;
+  Json inert = parse(R"({"linux":{"seccomp":{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/x"}}})");
+  d = evaluate_spec(p, inert, ctx);
+  EXPECT_TRUE(d.allowed);
+  EXPECT_EQ(d.result["linux"]["seccomp"]["listenerPath"], "/run/runguard/c1/monitor.sock");
+}
+
+TEST(MonitorControl, SocketPathTooLongIsRefused) {
+  Policy p = only_defaults_off();
+  p.controls.monitor.action = Action::kEnforce;
+  ContainerContext ctx;
+  ctx.id = std::string(100, 'a');
+  Decision d = evaluate_spec(p, parse(R"({"linux":{}})"), ctx);
+  EXPECT_FALSE(d.allowed);
+  EXPECT_NE(d.denial_summary().find("RG-MON-003"), std::string::npos) << d.denial_summary();
 }
 
 TEST(MonitorPolicy, KeysLoadAndAreChecked) {
@@ -82,7 +105,7 @@ controls:
   EXPECT_EQ(ok->events_path, "/var/log/rg/events.jsonl");
   EXPECT_EQ(ok->controls.monitor.syscalls, (std::vector<std::string>{"execve", "ptrace"}));
   EXPECT_FALSE(ok->controls.monitor.block);
-  for (const char* bad : {"controls: { monitor: { syscalls: [write] } }", "controls: { monitor: { syscalls: [exceve] } }",
+  for (const char* bad : {"controls: { monitor: { syscalls: [write] } }", "controls: { monitor: { syscalls: [mmap] } }", "controls: { monitor: { syscalls: [exceve] } }",
                           "controls: { monitor: { action: deny } }", "controls: { monitor: { rules: [rel.yaml] } }",
                           "events: { path: rel }"}) {
     auto r = runguard::policy::parse_policy(bad, "p.yaml", no_files);
