@@ -72,7 +72,7 @@ class FakeProc : public ::testing::Test {
     return n;
   }
   EventBuilder builder() {
-    EventBuilder b(ContainerIdentity{"0123456789abcdef", "web", "docker.io/library/nginx:1.27", "shop", "web-0", "/b"},
+    EventBuilder b(ContainerIdentity{"0123456789abcdef", "web", "docker.io/library/nginx:1.27", "shop", "web-0", "/b", ""},
                    dir.path);
     b.set_init(50);
     return b;
@@ -207,9 +207,9 @@ TEST(MonitorDaemonSyscalls, NamesAndFlags) {
   EXPECT_EQ(ptrace_request_name(0), "PTRACE_TRACEME");
   EXPECT_EQ(ptrace_request_name(777), "777");
   EXPECT_EQ(bpf_cmd_name(0), "BPF_MAP_CREATE");
-  EXPECT_EQ(container_info({"abc", "", "ghcr.io/org/app@sha256:00", "", "", ""}).image_repository, "ghcr.io/org/app");
-  EXPECT_EQ(container_info({"abc", "", "localhost:5000/app", "", "", ""}).image_repository, "localhost:5000/app");
-  EXPECT_EQ(container_info({"abc", "", "localhost:5000/app", "", "", ""}).image_tag, "");
+  EXPECT_EQ(container_info({"abc", "", "ghcr.io/org/app@sha256:00", "", "", "", ""}).image_repository, "ghcr.io/org/app");
+  EXPECT_EQ(container_info({"abc", "", "localhost:5000/app", "", "", "", ""}).image_repository, "localhost:5000/app");
+  EXPECT_EQ(container_info({"abc", "", "localhost:5000/app", "", "", "", ""}).image_tag, "");
 }
 
 TEST(MonitorDaemonRules, EmbeddedDefaultsLoadAndSkipTheEntrypoint) {

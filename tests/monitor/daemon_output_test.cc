@@ -26,7 +26,7 @@ OutputContext sample_context() {
   ctx.hostname = "node-1";
   ctx.time.tv_sec = 1764400000;  // 2025-11-29T07:06:40Z
   ctx.time.tv_nsec = 123456789;
-  ctx.container = {"0123456789abcdef", "web", "nginx:1.27", "shop", "web-0", "/b"};
+  ctx.container = {"0123456789abcdef", "web", "nginx:1.27", "shop", "web-0", "/b", ""};
   return ctx;
 }
 

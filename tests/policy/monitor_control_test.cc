@@ -110,7 +110,9 @@ controls:
                           "events: { path: rel }"}) {
     auto r = runguard::policy::parse_policy(bad, "p.yaml", no_files);
     EXPECT_FALSE(r.is_ok()) << bad;
-    if (!r.is_ok()) EXPECT_NE(r.status().message().find("p.yaml:1:"), std::string::npos) << r.status().message();
+    if (!r.is_ok()) {
+      EXPECT_NE(r.status().message().find("p.yaml:1:"), std::string::npos) << r.status().message();
+    }
   }
 }
 
