@@ -84,7 +84,7 @@ struct Prepared {
 constexpr time_t kCreateInProgressSeconds = 60;
 
 std::string runc_state_file(const std::string& root, const std::string& id) {
-  return (root.empty() ? std::string("/run/runc") : root) + "/" + id + "/state.json";
+  return internal::runtime_container_dir(root, id) + "/state.json";
 }
 
 // Whether an existing <stateDir>/<id> still belongs to someone: runc knows the container (under

@@ -49,7 +49,7 @@ int cmd_delete(const RuncArgs& args) {
   argv[0] = *runtime;
   auto rc = nsutil::run_and_wait(*runtime, argv);
   if (!rc.is_ok()) return internal::report_failure(log, rc.status());
-  std::string runc_state = (args.root.empty() ? std::string("/run/runc") : args.root) + "/" + id;
+  std::string runc_state = internal::runtime_container_dir(args.root, id);
   if (*rc == 0 || !nsutil::path_exists(runc_state)) release();
   return *rc;
 }

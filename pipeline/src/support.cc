@@ -36,6 +36,10 @@ Result<std::string> runtime_for(const policy::Policy& p) { return resolve_runtim
 
 std::string container_state_dir(const std::string& state_dir, const std::string& id) { return state_dir + "/" + id; }
 
+std::string runtime_container_dir(const std::string& root, const std::string& id) {
+  return (root.empty() ? std::string("/run/runc") : root) + "/" + id;
+}
+
 int run_hardened(const RuncArgs& args, const Harden& harden) {
   RuncLog log = log_for(args);
   auto policy = load_policy(config_source());

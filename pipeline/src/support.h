@@ -32,6 +32,10 @@ Result<std::string> runtime_for(const policy::Policy& p);
 // <stateDir>/<id>
 std::string container_state_dir(const std::string& state_dir, const std::string& id);
 
+// The runtime's own directory for container `id` under its --root `root` (runc's default
+// /run/runc when empty); runc keeps state.json there (crun: status) while it knows the container.
+std::string runtime_container_dir(const std::string& root, const std::string& id);
+
 // The shape of exec and update: load the policy and the runtime, look up the container's stored
 // context, let `harden` rewrite argv, then exec the runtime. An invalid id goes to the runtime
 // unchanged (it reports the usage error); a failure of any step is reported and returns 1.

@@ -6,6 +6,7 @@
 
 #include "runguard/nsutil/fs.h"
 #include "runguard/pipeline/release.h"
+#include "support.h"
 
 namespace runguard::pipeline {
 namespace {
@@ -29,8 +30,8 @@ int64_t boottime_seconds() {
 }
 
 bool userns_member_alive(const nsutil::UsernsMember& m) {
-  std::string root = m.runtime_root.empty() ? "/run/runc" : m.runtime_root;
-  if (nsutil::path_exists(root + "/" + m.id + "/state.json") || nsutil::path_exists(root + "/" + m.id + "/status")) return true;
+  std::string dir = internal::runtime_container_dir(m.runtime_root, m.id);
+  if (nsutil::path_exists(dir + "/state.json") || nsutil::path_exists(dir + "/status")) return true;
   if (!nsutil::path_exists(m.state_dir)) return false;
   return !m.boot_id.empty() && m.boot_id == current_boot_id() && boottime_seconds() - m.created < kCreateGraceSeconds;
 }
