@@ -11,6 +11,8 @@ packages=(
   # libraries
   libseccomp-dev libcap-ng-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libssl-dev
+  # the node agent (runguardd) and runguardctl: gRPC + protobuf, C++ code generated at build time
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev hyperfine python3
   # runtime under test and the container payload

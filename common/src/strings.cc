@@ -82,6 +82,21 @@ Result<int64_t> parse_byte_size(std::string_view text) {
   return value * unit->factor;
 }
 
+Result<int64_t> parse_duration_ms(std::string_view text) {
+  size_t n = 0;
+  while (n < text.size() && std::isdigit(static_cast<unsigned char>(text[n]))) ++n;
+  if (n == 0 || n > 12) return invalid("\"" + std::string(text) + "\" is not a duration (use a number with a unit: 250ms, 5s, 10m, 1h)");
+  int64_t value = std::stoll(std::string(text.substr(0, n)));
+  std::string_view unit = text.substr(n);
+  int64_t factor = 0;
+  if (unit == "ms") factor = 1;
+  else if (unit == "s") factor = 1000;
+  else if (unit == "m") factor = 60 * 1000;
+  else if (unit == "h") factor = 3600 * 1000;
+  else return invalid("\"" + std::string(text) + "\" has no or an unknown duration unit (use ms, s, m or h)");
+  return value * factor;
+}
+
 std::string format_byte_size(int64_t bytes) {
   static constexpr std::pair<const char*, int64_t> kUnits[] = {
       {"Ti", 1LL << 40}, {"Gi", 1LL << 30}, {"Mi", 1LL << 20}, {"Ki", 1LL << 10}};

@@ -64,7 +64,8 @@ Json context_to_json(const ContainerContext& c) {
             {"pod", c.pod_name},
             {"sandboxId", c.sandbox_id},
             {"containerName", c.container_name},
-            {"image", c.image}};
+            {"image", c.image},
+            {"imageDigest", c.image_digest}};
   j["annotations"] = Json::object();
   for (const auto& [k, v] : c.annotations) j["annotations"][k] = v;
   if (c.userns) j["userNamespace"] = {{"hostId", c.userns->host_id}, {"size", c.userns->size}, {"fixed", c.userns->fixed}};
@@ -84,6 +85,7 @@ ContainerContext context_from_json(const Json& j) {
   c.sandbox_id = str("sandboxId");
   c.container_name = str("containerName");
   c.image = str("image");
+  c.image_digest = str("imageDigest");
   if (j.contains("annotations") && j["annotations"].is_object()) {
     for (const auto& [k, v] : j["annotations"].items()) {
       if (v.is_string()) c.annotations[k] = v.get<std::string>();

@@ -27,7 +27,8 @@ class Loader {
     if (!root || root.IsNull()) return Status::ok();  // an empty file is the defaults
     if (!root.IsMap()) return error(root, "", "the policy must be a mapping of keys (runtime, controls, ...)");
     RG_RETURN_IF_ERROR(check_keys(root, "", {"runtime", "stateDir", "libDir", "mode", "failurePolicy", "controls",
-                                             "trustedAnnotations", "overrides", "events"}));
+                                             "trustedAnnotations", "overrides", "events", "agent"}));
+    if (auto ag = root["agent"]) RG_RETURN_IF_ERROR(agent(ag, p.agent));
     if (auto ev = root["events"]) {
       RG_RETURN_IF_ERROR(check_keys(ev, "events", {"path"}));
       if (auto path = ev["path"]) { RG_ASSIGN_OR_RETURN(p.events_path, absolute_path(path, "events.path")); }
@@ -120,6 +121,68 @@ class Loader {
       return error(n, key, std::to_string(x) + " is out of range [" + std::to_string(min) + ", " + std::to_string(max) + "]");
     }
     return x;
+  }
+
+  Result<int64_t> duration_ms(const YAML::Node& n, const std::string& key, int64_t min, int64_t max) const {
+    RG_ASSIGN_OR_RETURN(std::string v, scalar(n, key));
+    auto r = parse_duration_ms(v);
+    if (!r.is_ok()) return error(n, key, r.status().message());
+    if (*r < min || *r > max) {
+      return error(n, key, "\"" + v + "\" is out of range [" + std::to_string(min) + "ms, " + std::to_string(max) + "ms]");
+    }
+    return *r;
+  }
+
+  // agent: { socket, internalSocket, metrics, containerd, eventRing, digestCacheTtl, requestTimeout, helperTimeout }
+  Status agent(const YAML::Node& n, AgentSettings& a) const {
+    RG_RETURN_IF_ERROR(check_keys(n, "agent", {"socket", "internalSocket", "metrics", "containerd", "eventRing",
+                                               "digestCacheTtl", "requestTimeout", "helperTimeout"}));
+    // sun_path holds 107 characters and a NUL.
+    auto socket_path = [&](const char* key, std::string& out) -> Status {
+      if (auto v = n[key]) {
+        RG_ASSIGN_OR_RETURN(out, absolute_path(v, std::string("agent.") + key));
+        if (out.size() > 107) return error(v, std::string("agent.") + key, "longer than a unix socket path may be (107 bytes)");
+      }
+      return Status::ok();
+    };
+    RG_RETURN_IF_ERROR(socket_path("socket", a.socket));
+    RG_RETURN_IF_ERROR(socket_path("internalSocket", a.internal_socket));
+    RG_RETURN_IF_ERROR(socket_path("containerd", a.containerd));
+    if (a.socket == a.internal_socket) return error(n, "agent.internalSocket", "must differ from agent.socket");
+    if (auto v = n["metrics"]) {
+      RG_ASSIGN_OR_RETURN(a.metrics, scalar(v, "agent.metrics"));
+      RG_RETURN_IF_ERROR(metrics_address(v, a.metrics));
+    }
+    if (auto v = n["eventRing"]) { RG_ASSIGN_OR_RETURN(a.event_ring, integer(v, "agent.eventRing", 1, 1000000)); }
+    if (auto v = n["digestCacheTtl"]) { RG_ASSIGN_OR_RETURN(a.digest_cache_ttl_ms, duration_ms(v, "agent.digestCacheTtl", 0, 86400000)); }
+    if (auto v = n["requestTimeout"]) { RG_ASSIGN_OR_RETURN(a.request_timeout_ms, duration_ms(v, "agent.requestTimeout", 1, 60000)); }
+    if (auto v = n["helperTimeout"]) { RG_ASSIGN_OR_RETURN(a.helper_timeout_ms, duration_ms(v, "agent.helperTimeout", 1, 60000)); }
+    return Status::ok();
+  }
+
+  // "" (off), "unix:/abs/path", or "HOST:PORT" with HOST a loopback address (127.x.y.z, [::1],
+  // localhost): metrics carry container names and rule names, which are not for the network.
+  Status metrics_address(const YAML::Node& n, const std::string& v) const {
+    if (v.empty()) return Status::ok();
+    if (v.rfind("unix:", 0) == 0) {
+      std::string path = v.substr(5);
+      if (path.empty() || path.front() != '/' || path.size() > 107) {
+        return error(n, "agent.metrics", "\"" + v + "\": unix:PATH needs an absolute path of at most 107 bytes");
+      }
+      return Status::ok();
+    }
+    size_t colon = v.rfind(':');
+    std::string host = colon == std::string::npos ? "" : v.substr(0, colon);
+    auto port = colon == std::string::npos ? std::nullopt : parse_u32(v.substr(colon + 1));
+    if (host.empty() || !port || *port == 0 || *port > 65535) {
+      return error(n, "agent.metrics", "\"" + v + "\" is not HOST:PORT or unix:PATH (e.g. 127.0.0.1:9447)");
+    }
+    bool loopback = host == "localhost" || host == "[::1]" || host.rfind("127.", 0) == 0;
+    if (!loopback) {
+      return error(n, "agent.metrics", "\"" + host + "\" is not a loopback address; serve metrics on 127.0.0.1 or a unix socket "
+                                       "and let the node's scraper or a proxy reach it");
+    }
+    return Status::ok();
   }
 
   Result<int64_t> byte_size(const YAML::Node& n, const std::string& key) const {

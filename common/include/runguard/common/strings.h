@@ -25,6 +25,9 @@ bool glob_match(std::string_view pattern, std::string_view text);
 // (k, K, M, G, T) suffix, as Kubernetes quantities. "512Mi" -> 536870912.
 Result<int64_t> parse_byte_size(std::string_view text);
 
+// "250ms", "5s", "10m", "1h" (one number, one unit) -> milliseconds. Units: ms, s, m, h.
+Result<int64_t> parse_duration_ms(std::string_view text);
+
 // Formats bytes in the largest exact binary unit: 536870912 -> "512Mi".
 std::string format_byte_size(int64_t bytes);
 

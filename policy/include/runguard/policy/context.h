@@ -24,6 +24,7 @@ struct ContainerContext {
   std::string sandbox_id;
   std::string container_name;
   std::string image;            // reference as the engine named it; "" when unknown
+  std::string image_digest;     // "sha256:..." resolved through containerd (agent or helper); "" when unknown
   std::map<std::string, std::string> annotations;
 
   // The user-namespace range the runtime allocated for this container (its pod's, for a pod

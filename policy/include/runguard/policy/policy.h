@@ -141,6 +141,19 @@ struct Override {
   Controls controls;     // complete: the top-level controls with this override's changes applied
 };
 
+// Top-level `agent:` (docs/agent.md): where runguardd listens and what it talks to. The runtime
+// reads it too, to find the agent; every path is a unix socket.
+struct AgentSettings {
+  std::string socket = "/run/runguard/runguardd.sock";                   // gRPC operator API, 0600
+  std::string internal_socket = "/run/runguard/runguardd.internal.sock";  // frames (common/frame.h), 0600
+  std::string metrics = "127.0.0.1:9447";  // "host:port" on loopback, "unix:/path", or "" (off)
+  std::string containerd = "/run/containerd/containerd.sock";
+  int64_t event_ring = 10000;              // events kept in memory for WatchEvents' replay
+  int64_t digest_cache_ttl_ms = 60000;     // an image name's digest is reused this long (tags move)
+  int64_t request_timeout_ms = 250;        // the runtime's wait for the agent before falling back
+  int64_t helper_timeout_ms = 3000;        // the one-shot runguardctl helper's whole budget
+};
+
 struct Policy {
   std::string source;                 // file the policy came from, or "<embedded defaults>"
   // Annotation keys an override may match on *and* loosen controls through. Annotations are
@@ -151,6 +164,7 @@ struct Policy {
   std::string state_dir = "/run/runguard";
   std::string lib_dir = "/var/lib/runguard";
   std::string events_path = "/var/log/runguard/events.jsonl";  // top-level `events: { path: ... }`
+  AgentSettings agent;
   Mode mode = Mode::kEnforce;
   FailurePolicy failure_policy = FailurePolicy::kClosed;
   Controls controls;
