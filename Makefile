@@ -37,23 +37,26 @@ demo: build
 bench: build
 	@scripts/bench.sh $(BUILD)/bin
 	@scripts/bench_containerd.sh $(BUILD)/bin
+	@scripts/bench_agent.sh $(BUILD)/bin
 
 # libFuzzer targets (clang-14, ASan + UBSan) over the parsers, FUZZ_SECONDS each (docs/reliability.md).
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	@cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 -DRUNGUARD_FUZZ=ON \
 	  -DBUILD_TESTING=OFF -DRUNGUARD_BENCH=OFF >/dev/null
-	@cmake --build build-fuzz --target fuzz_spec fuzz_policy fuzz_runc_args fuzz_rules fuzz_listener
+	@cmake --build build-fuzz --target fuzz_spec fuzz_policy fuzz_runc_args fuzz_rules fuzz_listener fuzz_frame
 	@scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS)
 
-# Binaries to $(PREFIX)/bin (runguard-hook next to runguard: create adds it as a poststop hook),
+# Binaries to $(PREFIX)/bin (runguard-hook and runguard-monitor next to runguard: create adds the
+# hook as a poststop hook and starts the monitor from there; runguardd, the optional agent),
 # the built-in defaults as /etc/runguard/policy.yaml unless a policy is already there.
 install: build install-files
 
 # The copying alone, for an existing build (and the install test, which must not rebuild).
 install-files:
 	install -d $(BINDIR) $(CONFDIR)
-	install -m 0755 $(BUILD)/bin/runguard $(BUILD)/bin/runguard-hook $(BUILD)/bin/runguardctl $(BINDIR)/
+	install -m 0755 $(BUILD)/bin/runguard $(BUILD)/bin/runguard-hook $(BUILD)/bin/runguard-monitor \
+	  $(BUILD)/bin/runguardctl $(BUILD)/bin/runguardd $(BINDIR)/
 	@if [ -e $(CONFDIR)/policy.yaml ]; then \
 	  echo "install: keeping existing $(CONFDIR)/policy.yaml (new defaults: profiles/policies/default.yaml)"; \
 	else \

@@ -55,6 +55,13 @@ MEM_UNLIMITED_V1 = 9223372036854771712  # memory.limit_in_bytes of an unlimited 
 _ids = itertools.count(1)
 
 
+def agent_settings(tmp, metrics='""', containerd=None):
+    """The policy's `agent:` block with every path under `tmp`: runguard never talks to (or even
+    looks for) the host's runguardd or containerd from a test unless the test starts its own."""
+    return ("agent:\n  socket: %s/agent.sock\n  internalSocket: %s/agent.internal.sock\n  metrics: %s\n"
+            "  containerd: %s\n" % (tmp, tmp, metrics, containerd or os.path.join(tmp, "no-containerd.sock")))
+
+
 def skip_reason():
     """Why the suite cannot run here, or None."""
     if os.geteuid() != 0:
@@ -316,6 +323,8 @@ class RunguardTestCase(unittest.TestCase):
         if raw is None:
             text = "stateDir: %s\nlibDir: %s\nevents: { path: %s/events.jsonl }\nruntime:\n  path: %s\n" % (
                 self.state_dir, self.lib_dir, self.tmp, RUNC)
+            if "\nagent:" not in "\n" + extra:
+                text += agent_settings(self.tmp)
             if controls.strip():
                 text += "controls:\n" + "".join("  " + l + "\n" for l in controls.strip("\n").splitlines())
             text += extra

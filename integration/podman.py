@@ -45,7 +45,7 @@ import time
 import unittest
 
 import harness
-from harness import APPLETS, BUSYBOX, PROBE, RUNC, RUNGUARD, RUNGUARD_BIN, Probe
+from harness import APPLETS, BUSYBOX, PROBE, RUNC, RUNGUARD, RUNGUARD_BIN, Probe, agent_settings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.path.dirname(HERE)
@@ -333,7 +333,7 @@ class PodmanTestCase(unittest.TestCase):
         default) to `path` (default: the class's policy.yaml); returns the path."""
         if text is None:
             text = "stateDir: %s\nlibDir: %s-lib\nevents: { path: %s-events.jsonl }\nruntime:\n  path: %s\n" % (
-                cls.state_dir, cls.state_dir, cls.state_dir, RUNC)
+                cls.state_dir, cls.state_dir, cls.state_dir, RUNC) + agent_settings(os.path.dirname(cls.state_dir))
         path = path or cls.policy_path
         with open(path, "w") as f:
             f.write(text)

@@ -24,7 +24,7 @@ import unittest
 
 from containerd import (IMAGE_REF, RUNTIME_HANDLER, Containerd, containerd_skip_reason,
                         grpc_python, mounts_under, task_update)
-from harness import CAP_BIT, MEM_UNLIMITED_V1, NET_BIND_SERVICE_MASK, PROBE, RUNC, Probe
+from harness import CAP_BIT, MEM_UNLIMITED_V1, NET_BIND_SERVICE_MASK, PROBE, RUNC, Probe, agent_settings
 
 NS = "rgtest"
 # containerd's defaultUnixCaps (oci/spec.go), in bounding/effective/permitted of its default spec.
@@ -96,6 +96,8 @@ class ContainerdTest(unittest.TestCase):
     def _write_policy(cls, controls="", extra=""):
         text = "stateDir: %s\nlibDir: %s-lib\nevents: { path: %s-events.jsonl }\nruntime:\n  path: %s\n" % (
             cls.state_dir, cls.state_dir, cls.state_dir, RUNC)
+        if "\nagent:" not in "\n" + extra:
+            text += agent_settings(cls.tmp)
         if controls.strip():
             text += "controls:\n" + "".join("  " + l + "\n" for l in controls.strip("\n").splitlines())
         text += extra

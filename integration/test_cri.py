@@ -39,7 +39,7 @@ import time
 import unittest
 import uuid
 
-from harness import BUSYBOX, MEM_UNLIMITED_V1, NET_BIND_SERVICE_MASK, PROBE, RUNC, RUNGUARD, Probe, skip_reason
+from harness import BUSYBOX, MEM_UNLIMITED_V1, NET_BIND_SERVICE_MASK, PROBE, RUNC, RUNGUARD, Probe, skip_reason, agent_settings
 from cri import client as cri_client
 from cri import node as cri_node
 from cri import images as cri_images
@@ -153,6 +153,8 @@ class CriNode:
     def write_policy(self, extra=""):
         text = "stateDir: %s\nlibDir: %s-lib\nevents: { path: %s-events.jsonl }\nruntime:\n  path: %s\n%s" % (
             self.state_dir, self.state_dir, self.state_dir, RUNC, extra)
+        if "\nagent:" not in "\n" + extra:
+            text += agent_settings(os.path.dirname(self.state_dir))
         with open(self.policy_path, "w") as f:
             f.write(text)
 

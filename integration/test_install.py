@@ -29,7 +29,7 @@ class InstallTest(unittest.TestCase):
         p = self.install()
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         bindir = os.path.join(self.dest, "usr", "local", "bin")
-        for name in ("runguard", "runguard-hook", "runguardctl"):
+        for name in ("runguard", "runguard-hook", "runguard-monitor", "runguardctl", "runguardd"):
             path = os.path.join(bindir, name)
             self.assertTrue(os.access(path, os.X_OK), path)
         policy = os.path.join(self.dest, "etc", "runguard", "policy.yaml")
@@ -91,7 +91,7 @@ class NodeInstallerTest(unittest.TestCase):
         good = "mode: enforce\ncontrols:\n  readonlyRootfs: { action: enforce }\n"
         p = self.run_installer(good)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        for name in ("runguard", "runguard-hook", "runguardctl"):
+        for name in ("runguard", "runguard-hook", "runguard-monitor", "runguardctl", "runguardd"):
             self.assertTrue(os.access(os.path.join(self.host_bin, name), os.X_OK), name)
         with open(os.path.join(self.host_etc, "policy.yaml")) as f:
             self.assertEqual(f.read(), good)

@@ -10,7 +10,7 @@ import threading
 import time
 import unittest
 
-from harness import ALL_CAPS, CAP_BIT, NET_BIND_SERVICE_MASK, RUNGUARD, TIMEOUT, RunguardTestCase
+from harness import ALL_CAPS, CAP_BIT, NET_BIND_SERVICE_MASK, RUNGUARD, TIMEOUT, RunguardTestCase, agent_settings
 
 SYS_ADMIN = 1 << CAP_BIT["CAP_SYS_ADMIN"]
 STATUS_SCRIPT = ('id -u; while read -r l; do case "$l" in Uid:*|Gid:*|Cap*|NoNewPrivs:*) echo "$l";; esac; '
@@ -348,7 +348,7 @@ class PassthroughTest(RunguardTestCase):
             f.write(FAKE_RUNC % {"out": out})
         os.chmod(script, 0o755)
         self.write_policy(raw="stateDir: %s\nlibDir: %s\nevents: { path: %s/events.jsonl }\nruntime:\n  path: %s\n%s" % (
-            self.state_dir, self.lib_dir, self.tmp, script, extra))
+            self.state_dir, self.lib_dir, self.tmp, script, extra) + agent_settings(self.tmp))
 
         def record():
             with open(out) as f:

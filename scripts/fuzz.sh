@@ -10,7 +10,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/runguard-fuzz.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 status=0
-for target in spec policy runc_args rules listener; do
+for target in spec policy runc_args rules listener frame; do
   mkdir -p "$work/$target"
   cp "$here/fuzz/seeds/$target/"* "$work/$target/"
   # ../shared's real-world configs, when present, join the config.json seeds.

@@ -17,8 +17,10 @@ put() {  # put SOURCE DEST MODE: atomic replace, only when the content differs
 }
 
 install_binaries() {
-  # runguard-hook first: a runguard that adds the poststop hook must find it.
-  for b in runguard-hook runguardctl runguard; do put "$SRC/$b" "$HOST_BIN/$b" 0755; done
+  # runguard-hook and runguard-monitor first: a runguard that adds the poststop hook or starts
+  # a monitor must find them next to itself. runguardd is run by the DaemonSet's agent container
+  # (or the systemd unit), not from here.
+  for b in runguard-hook runguard-monitor runguardctl runguardd runguard; do put "$SRC/$b" "$HOST_BIN/$b" 0755; done
 }
 
 install_policy() {
