@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "agent_cmds.h"
 #include "check.h"
 
 namespace {
@@ -17,7 +18,22 @@ int usage() {
                "                             user-namespace ranges and their containers; gc frees dead ones\n"
                "  rules check [--strict] FILE...\n"
                "                             load runtime rule files; list loaded and skipped rules\n"
-               "  version                    print the version\n";
+               "  status [--format text|json]\n"
+               "                             runguardd's status; without it, the policy, records and events on disk\n"
+               "  ps [--all] [--format text|json]\n"
+               "                             containers runguard created or refused (--all: also the deleted)\n"
+               "  explain ID [--format text|json]\n"
+               "                             why a container was changed or refused: controls, CIS / PSS items\n"
+               "  events [--follow] [--container ID] [--rule R] [--priority P] [--last N] [--format text|json]\n"
+               "                             decisions and runtime monitor events (default: the last 20)\n"
+               "  policy reload [FILE]       have runguardd validate and load a policy (FILE, or its own file again)\n"
+               "  helper image-digest --containerd SOCK --namespace NS --container ID [--image NAME] [--timeout-ms N]\n"
+               "                             the runtime's one-shot containerd lookup (one JSON line)\n"
+               "  version                    print the version\n"
+               "\n"
+               "status, ps, explain, events and policy ask runguardd on agent.socket (--agent SOCKET to override)\n"
+               "and read the node's files when it is not running; --config FILE names the policy file (default\n"
+               "$RUNGUARD_CONFIG, else /etc/runguard/policy.yaml). Exit 0 ok, 1 error, 2 usage.\n";
   return 2;
 }
 
@@ -32,6 +48,16 @@ int main(int argc, char** argv) {
   if (verb == "validate") return runguard::cli::cmd_validate(rest);
   if (verb == "userns") return runguard::cli::cmd_userns(rest);
   if (verb == "rules") return runguard::cli::cmd_rules(rest);
+  if (verb == "status") return runguard::cli::cmd_status(rest);
+  if (verb == "ps") return runguard::cli::cmd_ps(rest);
+  if (verb == "explain") return runguard::cli::cmd_explain(rest);
+  if (verb == "events") return runguard::cli::cmd_events(rest);
+  if (verb == "policy") return runguard::cli::cmd_policy(rest);
+  if (verb == "helper") return runguard::cli::cmd_helper(rest);
+  if (verb == "help" || verb == "--help" || verb == "-h") {
+    usage();
+    return 0;
+  }
   if (verb == "version" || verb == "--version") {
     std::cout << "runguardctl " << RUNGUARD_VERSION << "\n";
     return 0;

@@ -56,7 +56,9 @@ class AgentClient:
         grpc = _import_grpc()
         self.pb = messages()
         self.timeout = timeout
-        self.channel = grpc.insecure_channel("unix://" + socket_path)
+        # Its own subchannel: a client made after an agent restart must not reuse a dead
+        # connection another client in this process holds.
+        self.channel = grpc.insecure_channel("unix://" + socket_path, options=[("grpc.use_local_subchannel_pool", 1)])
         self._unary = {}
         for name, (req, resp) in UNARY.items():
             req_cls, resp_cls = getattr(self.pb, req), getattr(self.pb, resp)
@@ -121,8 +123,12 @@ def _read_exact(sock, n):
 
 def connect(path, timeout=5):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    s.connect(path)
+    try:
+        s.settimeout(timeout)
+        s.connect(path)
+    except BaseException:
+        s.close()
+        raise
     return s
 
 

@@ -246,7 +246,7 @@ class AgentApiTest(AgentTestBase):
     def test_denied_container_is_explained(self):
         self.start_agent()
         b = self.bundle()
-        b.process()["args"] = ["true"]
+        b.set_args("true")
         b.spec["linux"]["namespaces"] = [n for n in b.spec["linux"]["namespaces"] if n["type"] != "network"]
         b.write()
         cid = self.new_id()
@@ -275,8 +275,10 @@ class AgentApiTest(AgentTestBase):
         before = self.client.Status()
         with open(self.policy_path) as f:
             original = f.read()
+        self.assertIn("\ncontrols:\n", original)
+        bad = original.replace("\ncontrols:\n", "\ncontrols:\n  capabilitiez: {action: enforce}\n", 1)
         with self.assertRaises(agent_client.rpc_error()) as err:
-            self.client.ReloadPolicy(policy_yaml=original + "controls:\n  capabilitiez: {action: enforce}\n")
+            self.client.ReloadPolicy(policy_yaml=bad)
         self.assertEqual(err.exception.code(), agent_client.status_code().INVALID_ARGUMENT)
         self.assertIn("capabilitiez", err.exception.details())
         with open(self.policy_path) as f:
@@ -387,6 +389,8 @@ class AgentResilienceTest(AgentTestBase):
         # Restarted: the ring is refilled from the file, and the running monitor reconnects.
         self.agent = Agent(self, self.policy_path).start()
         self.addCleanup(self.agent.kill, signal.SIGTERM)
+        self.client = AgentClient(self.agent_socket)  # a new connection to the new agent
+        self.addCleanup(self.client.close)
         replay = list(self.client.watch(deadline=10, last=1000, no_follow=True))
         for cid in [first] + down:
             self.assertTrue(any(e.container_id == cid and e.kind == "monitor" for e in replay), "replay lacks " + cid)

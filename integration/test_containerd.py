@@ -338,7 +338,8 @@ class ContainerdTest(unittest.TestCase):
             if os.path.exists(path):
                 with open(path) as f:
                     events = [json.loads(l) for l in f if l.strip()]
-                events = [e for e in events if e["runguard.container"]["id"] == cid]
+                events = [e for e in events if e["runguard.container"]["id"] == cid
+                          and e.get("runguard.kind") != "decision"]
                 if events:
                     break
             time.sleep(0.1)

@@ -24,6 +24,7 @@ cat > "$work/policy.yaml" <<POLICY
 stateDir: $work/state
 libDir: $work/lib
 events: { path: $work/events.jsonl }
+agent: { socket: $work/agent.sock, internalSocket: $work/agent.internal.sock, metrics: "" }
 controls:
   secretsInEnv: { action: enforce }
 POLICY
@@ -75,7 +76,7 @@ for line in sys.stdin:
     print("  inside> " + line)
 '
 
-bold "runtime monitor events: $work/events.jsonl (runguard-monitor, seccomp user notification)"
+bold "events: $work/events.jsonl (the runtime's decisions; runguard-monitor's rule matches through seccomp user notification)"
 for _ in 1 2 3 4 5 6 7 8 9 10; do [ -s "$work/events.jsonl" ] && break; sleep 0.1; done
 python3 -c '
 import json, sys

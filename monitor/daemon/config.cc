@@ -93,7 +93,7 @@ Result<MonitorConfig> parse_monitor_config(std::string_view text, const std::str
   RG_ASSIGN_OR_RETURN(Json doc, parse_json(text, source));
   if (!doc.is_object()) return invalid(source + ": must be a JSON object");
   RG_RETURN_IF_ERROR(check_keys(doc, {"version", "socket", "events", "log", "rules", "block", "action", "container",
-                                      "connectTimeoutSeconds"},
+                                      "connectTimeoutSeconds", "agentSocket"},
                                 source, ""));
   auto version = doc.find("version");
   if (version == doc.end()) return field_error(source, "version", "is required");
@@ -105,6 +105,10 @@ Result<MonitorConfig> parse_monitor_config(std::string_view text, const std::str
   if (cfg.socket_path.size() >= 108) return field_error(source, "socket", "path longer than 107 bytes (sun_path limit)");
   RG_ASSIGN_OR_RETURN(cfg.events_path, get_string(doc, "events", source, "", true, true));
   RG_ASSIGN_OR_RETURN(cfg.log_path, get_string(doc, "log", source, "", true, true));
+  if (doc.contains("agentSocket")) {
+    RG_ASSIGN_OR_RETURN(cfg.agent_socket, get_string(doc, "agentSocket", source, "", false, true));
+    if (cfg.agent_socket.size() >= 108) return field_error(source, "agentSocket", "path longer than 107 bytes (sun_path limit)");
+  }
   RG_RETURN_IF_ERROR(parse_rules(doc, source, &cfg.rule_files));
   RG_RETURN_IF_ERROR(parse_scalars(doc, source, &cfg));
   auto container = doc.find("container");

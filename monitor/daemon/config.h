@@ -10,7 +10,9 @@
 //     "block": bool,                 true: runguard.action: block rules answer EPERM
 //     "action": "enforce"|"audit",   audit forces block=false semantics ("would-block")
 //     "container": {"id","name","image","namespace","pod","bundle"} (strings; id required),
-//     "connectTimeoutSeconds": int   1..3600, default 30 }
+//     "connectTimeoutSeconds": int   1..3600, default 30,
+//     "agentSocket": abs path        optional: runguardd's internal socket (docs/agent.md); events
+//                                    and notify round-trip stats are offered to it, never waited on }
 // Limits: the file is at most kMaxConfigBytes.
 //
 // Thread-safety: pure functions over plain values.
@@ -43,6 +45,7 @@ struct MonitorConfig {
   bool audit = false;  // action "audit": block rules are reported as "would-block" and never enforced
   ContainerIdentity container;
   int connect_timeout_seconds = 30;
+  std::string agent_socket;  // "" = do not talk to the agent
 
   // True when a matching block rule must be answered with EPERM.
   bool enforces_blocks() const { return block && !audit; }

@@ -11,12 +11,14 @@
 
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "runguard/common/strings.h"
 #include "runguard/monitor/ruleset.h"
 #include "runguard/nsutil/fs.h"
+#include "agent_sink.h"
 #include "config.h"
 #include "daemonize.h"
 #include "output.h"
@@ -76,7 +78,14 @@ std::string host_name() {
 Status start(const MonitorConfig& cfg, ReadyPipe& ready, int* exit_code) {
   RG_ASSIGN_OR_RETURN(monitor::Ruleset rules, load_configured_rules(cfg));
   RG_ASSIGN_OR_RETURN(EventsFile events, EventsFile::open(cfg.events_path));
-  Server server(cfg, std::move(rules), std::move(events), host_name());
+  std::unique_ptr<AgentSink> agent;
+  if (!cfg.agent_socket.empty()) {
+    AgentSink::Options opts;
+    opts.socket_path = cfg.agent_socket;
+    opts.log = [](const std::string& line) { log_line(line); };
+    agent = std::make_unique<AgentSink>(std::move(opts));
+  }
+  Server server(cfg, std::move(rules), std::move(events), host_name(), std::move(agent));
   RG_RETURN_IF_ERROR(server.listen());
   log_line("listening on " + cfg.socket_path + " for container " + cfg.container.id +
            (cfg.enforces_blocks() ? " (blocking)" : cfg.audit ? " (audit)" : " (alert only)"));

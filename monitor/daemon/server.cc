@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "runguard/common/frame.h"
 #include "runguard/monitor/eval.h"
 #include "runguard/nsutil/proc_info.h"
 #include "runguard/nsutil/target_memory.h"
@@ -26,15 +27,21 @@ std::string Counters::summary() const {
          " blocks=" + std::to_string(blocks) + " gone=" + std::to_string(gone) +
          " build_failures=" + std::to_string(build_failures) + " events=" + std::to_string(events) +
          " event_write_failures=" + std::to_string(event_write_failures) +
-         " connections=" + std::to_string(connections) + " rejected_connections=" + std::to_string(rejected_connections);
+         " connections=" + std::to_string(connections) + " rejected_connections=" + std::to_string(rejected_connections) +
+         (agent ? " agent_sent=" + std::to_string(agent_stats.sent) + " agent_dropped=" + std::to_string(agent_stats.dropped) +
+                      " agent_connects=" + std::to_string(agent_stats.connects)
+                : "");
 }
 
-Server::Server(MonitorConfig config, monitor::Ruleset rules, EventsFile events, std::string hostname)
+Server::Server(MonitorConfig config, monitor::Ruleset rules, EventsFile events, std::string hostname,
+               std::unique_ptr<AgentSink> agent)
     : config_(std::move(config)),
       rules_(std::move(rules)),
       events_(std::move(events)),
       hostname_(std::move(hostname)),
-      builder_(config_.container) {
+      builder_(config_.container),
+      agent_(std::move(agent)) {
+  counters_.agent = agent_ != nullptr;
   for (const auto& r : rules_.rules) {
     watched_types_.insert(r.event_types.begin(), r.event_types.end());
   }
@@ -74,7 +81,46 @@ Status Server::listen() {
 void Server::shutdown(const std::string& why) {
   ::unlink(config_.socket_path.c_str());
   log_line("exiting: " + why);
+  if (agent_) {
+    send_stats_if_due(std::chrono::steady_clock::now(), true);
+    agent_->flush(kExitFlush);
+    counters_.agent_stats = agent_->stats();
+  }
   log_line(counters_.summary());
+}
+
+namespace {
+
+double seconds_since(const struct timespec& start) {
+  struct timespec now = {};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<double>(now.tv_sec - start.tv_sec) + static_cast<double>(now.tv_nsec - start.tv_nsec) * 1e-9;
+}
+
+}  // namespace
+
+void Server::observe_round_trip(const struct timespec& received) { round_trips_.observe(seconds_since(received)); }
+
+void Server::offer_event(const Json& line) {
+  if (agent_) agent_->offer(frame::message("event", {{"event", line}}));
+}
+
+// A delta is taken only when it can be sent: while the agent is away the histogram keeps
+// counting, and the next delta covers the whole gap.
+void Server::send_stats_if_due(std::chrono::steady_clock::time_point now, bool at_exit) {
+  if (!agent_ || round_trips_.empty()) return;
+  if (!at_exit && now - last_stats_ < kStatsInterval) return;
+  last_stats_ = now;
+  if (!agent_->try_connect(now, at_exit)) return;
+  agent_->offer(round_trips_.take_stats_message(config_.container.id), now);
+}
+
+// The poll timeout of the next stats delta; -1 (none) while the histogram is empty, so an idle
+// monitor never wakes up for the agent.
+int Server::timer_timeout_ms(std::chrono::steady_clock::time_point now) const {
+  if (!agent_ || round_trips_.empty()) return -1;
+  auto due = last_stats_ + kStatsInterval;
+  return now >= due ? 0 : static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(due - now).count());
 }
 
 void Server::accept_connections() {
@@ -148,18 +194,21 @@ void Server::adopt_message(nsutil::ListenerMessage msg) {
 
 void Server::serve_notifier(const Notifier& n) {
   auto got = n.fd.recv();
+  struct timespec received = {};
+  ::clock_gettime(CLOCK_MONOTONIC, &received);
   if (!got.is_ok()) {
     log_line("notify recv (pid " + std::to_string(n.pid) + "): " + got.status().to_string());
     return;
   }
   if (!*got) return;
-  handle(n, **got);
+  handle(n, **got, received);
 }
 
-void Server::handle(const Notifier& n, const nsutil::Notification& notif) {
+void Server::handle(const Notifier& n, const nsutil::Notification& notif, const struct timespec& received) {
   ++counters_.notifications;
   if (watched_types_.count(syscall_name(notif.arch, notif.nr)) == 0) {
     auto answer = n.fd.respond_continue(notif.id);
+    observe_round_trip(received);
     if (answer.is_ok()) ++(*answer == nsutil::NotifyFd::Answer::kGone ? counters_.gone : counters_.continues);
     return;
   }
@@ -178,6 +227,7 @@ void Server::handle(const Notifier& n, const nsutil::Notification& notif) {
   }
   bool deny = block && config_.enforces_blocks();
   auto answer = deny ? n.fd.respond_errno(notif.id, EPERM) : n.fd.respond_continue(notif.id);
+  observe_round_trip(received);
   if (!answer.is_ok()) {
     log_line("answering notification: " + answer.status().to_string());
   } else if (*answer == nsutil::NotifyFd::Answer::kGone) {
@@ -188,13 +238,15 @@ void Server::handle(const Notifier& n, const nsutil::Notification& notif) {
   if (matches.empty()) return;
   OutputContext ctx{hostname_, now, config_.container};
   for (const auto& m : matches) {
-    auto st = events_.append(format_event_line(m, ctx, decision_name(m.action, config_.enforces_blocks())));
+    Json line = event_line_json(m, ctx, decision_name(m.action, config_.enforces_blocks()));
+    auto st = events_.append(dump_json(line) + "\n");  // the file first, always
     if (st.is_ok()) {
       ++counters_.events;
     } else {
       ++counters_.event_write_failures;
       log_line(st.to_string());
     }
+    offer_event(line);
   }
 }
 
@@ -220,14 +272,17 @@ int Server::run() {
     fds.push_back({signal_fd_.get(), POLLIN, 0});
     fds.push_back({listen_fd_.get(), POLLIN, 0});
     fds.push_back({init_pidfd_.get(), POLLIN, 0});  // -1 until known: poll ignores it
+    constexpr size_t kAgentIndex = 3;
+    fds.push_back(agent_ ? agent_->poll_entry() : pollfd{-1, 0, 0});
     const size_t first_conn = fds.size();
     for (const auto& c : pending_) fds.push_back({c->fd(), POLLIN, 0});
     const size_t first_notifier = fds.size();
     for (const auto& n : notifiers_) fds.push_back({n.fd.fd(), POLLIN, 0});
-    int timeout = -1;
+    int timeout = timer_timeout_ms(Clock::now());
     if (!got_message_) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-      timeout = static_cast<int>(std::max<int64_t>(left, 0));
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      int connect_left = static_cast<int>(std::max<int64_t>(left, 0));
+      timeout = timeout < 0 ? connect_left : std::min(timeout, connect_left);
     }
     int ready = ::poll(fds.data(), fds.size(), timeout);
     if (ready < 0 && errno == EINTR) continue;
@@ -235,7 +290,7 @@ int Server::run() {
       shutdown("poll: " + std::string(std::strerror(errno)));
       return 1;
     }
-    if (ready == 0 && !got_message_) {
+    if (ready == 0 && !got_message_ && Clock::now() >= deadline) {
       shutdown("no listener connection within " + std::to_string(config_.connect_timeout_seconds) + "s");
       return 0;
     }
@@ -265,6 +320,11 @@ int Server::run() {
     }
     pending_.erase(std::remove(pending_.begin(), pending_.end(), nullptr), pending_.end());
     if (fds[1].revents & POLLIN) accept_connections();
+    if (agent_) {
+      auto now = Clock::now();
+      agent_->on_poll(fds[kAgentIndex].revents, now);
+      send_stats_if_due(now, false);
+    }
   }
 }
 

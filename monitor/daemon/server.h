@@ -16,9 +16,17 @@
 // since the alternative is failing every syscall of a process we cannot read).
 // Nothing blocks while a notification waits except local /proc reads and one write(2) per event.
 //
+// With an AgentSink (monitor.json "agentSocket"), each event line, after it is appended to the
+// file, is offered to runguardd as an "event" frame; each notification's handling time (RECV
+// returned -> SEND returned, CLOCK_MONOTONIC) goes into a RoundTripHistogram that is offered as a
+// "monitor.stats" delta every kStatsInterval while non-empty, and at exit. The agent connection is
+// polled for POLLOUT only while frames are queued; nothing ever waits for the agent except a
+// bounded flush at exit (kExitFlush). Event lines carry "runguard.kind": "monitor".
+//
 // Thread-safety: one Server per process, run on the main thread.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -31,6 +39,7 @@
 #include "runguard/nsutil/fd.h"
 #include "runguard/nsutil/listener.h"
 #include "runguard/nsutil/seccomp_notify.h"
+#include "agent_sink.h"
 #include "config.h"
 #include "event_builder.h"
 #include "output.h"
@@ -40,12 +49,19 @@ namespace runguard::monitord {
 struct Counters {
   uint64_t notifications = 0, continues = 0, blocks = 0, gone = 0, build_failures = 0, events = 0,
            event_write_failures = 0, connections = 0, rejected_connections = 0;
+  bool agent = false;  // an agent socket is configured: the agent_* counters are meaningful
+  AgentSinkStats agent_stats;
   std::string summary() const;
 };
 
 class Server {
  public:
-  Server(MonitorConfig config, monitor::Ruleset rules, EventsFile events, std::string hostname);
+  static constexpr std::chrono::seconds kStatsInterval{5};
+  static constexpr std::chrono::milliseconds kExitFlush{200};
+
+  // `agent` may be null (no agent socket configured).
+  Server(MonitorConfig config, monitor::Ruleset rules, EventsFile events, std::string hostname,
+         std::unique_ptr<AgentSink> agent = nullptr);
 
   // Creates the listening socket (mode 0600 through umask; a stale socket file is replaced) and
   // the signalfd. Call before reporting ready.
@@ -64,7 +80,12 @@ class Server {
   void read_connection(size_t index);
   void adopt_message(nsutil::ListenerMessage msg);
   void serve_notifier(const Notifier& n);
-  void handle(const Notifier& n, const nsutil::Notification& notif);
+  // `received`: CLOCK_MONOTONIC when the RECV ioctl returned.
+  void handle(const Notifier& n, const nsutil::Notification& notif, const struct timespec& received);
+  void observe_round_trip(const struct timespec& received);
+  void offer_event(const Json& line);
+  void send_stats_if_due(std::chrono::steady_clock::time_point now, bool at_exit);
+  int timer_timeout_ms(std::chrono::steady_clock::time_point now) const;
   bool handle_signals();  // true: terminate
   void shutdown(const std::string& why);
 
@@ -81,6 +102,9 @@ class Server {
   std::set<std::string> watched_types_;
   bool got_message_ = false;
   Counters counters_;
+  std::unique_ptr<AgentSink> agent_;
+  RoundTripHistogram round_trips_;
+  std::chrono::steady_clock::time_point last_stats_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace runguard::monitord

@@ -1,19 +1,26 @@
 // create / run / restore: the create path of DESIGN.md.
 //
-//   load policy -> read config.json -> context -> state dir -> user-namespace range -> decision ->
-//   [denied: undo, report, exit 1] -> idmapped rootfs -> decision record -> config.json (atomic)
-//   -> execve runtime with the original argv.
+//   load policy -> read config.json -> context -> state dir -> user-namespace range -> image
+//   digest (containerd only: agent, else runguardctl helper, else unknown) -> decision ->
+//   [denied: decision event, undo, report, exit 1] -> idmapped rootfs -> decision record ->
+//   config.json (atomic) -> decision event -> execve runtime with the original argv.
+//
+// Decision events (allowed and denied) are appended to the events file and then offered to
+// runguardd; neither can fail or hold up the create beyond agent.requestTimeout.
 //
 // Every side effect before the exec is undone if a later step fails, so a failed create leaves
 // config.json as it was and nothing in stateDir.
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
-#include <ctime>
-
 #include <algorithm>
+#include <chrono>
+#include <ctime>
 #include <optional>
 
+#include "runguard/common/frame.h"
+#include "runguard/nsutil/events_file.h"
 #include "runguard/nsutil/fs.h"
 #include "runguard/nsutil/process.h"
 #include "runguard/pipeline/commands.h"
@@ -21,6 +28,9 @@
 #include "runguard/policy/engine.h"
 #include "host_facts.h"
 #include "runguard/pipeline/release.h"
+#include "agent_client.h"
+#include "decision_event.h"
+#include "image_digest.h"
 #include "monitor_setup.h"
 #include "resources.h"
 #include "support.h"
@@ -59,6 +69,31 @@ Json decision_record(const RuncArgs& args, const policy::Policy& p, const std::s
   r["context"] = policy::context_to_json(ctx);
   r["decision"] = policy::decision_to_json(d);
   return r;
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "";
+  return buf;
+}
+
+// Appends the decision's event line to the events file, then offers it and the record to the
+// agent. Failures are warnings in --log: the container's fate is already decided.
+void publish_decision(const RuncArgs& args, const policy::Policy& p, const policy::ContainerContext& ctx,
+                      const policy::Decision& d, const Json& record) {
+  RuncLog log = internal::log_for(args);
+  struct timespec now = {};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  Json event = internal::decision_event(p, ctx, d, now, host_name());
+  auto file = nsutil::EventsFile::open(p.events_path);
+  Status written = file.is_ok() ? file->append(dump_json(event) + "\n") : file.status();
+  if (!written.is_ok()) log.write("warning", "runguard: container " + ctx.id + ": decision event not recorded: " + written.to_string());
+  internal::AgentClient agent(p.agent.internal_socket);
+  Status sent = agent.notify(frame::message("decision", {{"record", record}, {"event", std::move(event)}}),
+                             std::chrono::milliseconds(p.agent.request_timeout_ms));
+  if (!sent.is_ok() && !internal::agent_not_running(sent)) {
+    log.write("warning", "runguard: container " + ctx.id + ": decision not sent to the agent: " + sent.to_string());
+  }
 }
 
 struct Prepared {
@@ -154,15 +189,18 @@ Status prepare(const RuncArgs& args, const policy::Policy& p, const std::string&
   // The user-namespace range is taken before evaluation: the mappings the control writes are it.
   out.userns.emplace(p, args, out.state_dir, out.record);
   RG_RETURN_IF_ERROR(out.userns->acquire(spec, ctx));
+  // Before evaluation, so the decision record has the digest.
+  internal::resolve_image_digest(args, p, internal::log_for(args), ctx);
   policy::Decision d = policy::evaluate_spec(p, std::move(spec), ctx);
   if (!d.allowed) {
+    publish_decision(args, p, ctx, d, decision_record(args, p, runtime, ctx, d));
     return Status(Code::kDenied, "container " + id + " denied by policy " + p.source + ": " + d.denial_summary());
   }
   RG_RETURN_IF_ERROR(out.userns->idmap_rootfs(d.result, ctx));
   // The monitor must be listening before runc loads a profile that notifies it.
   if (p.mode == policy::Mode::kEnforce) RG_RETURN_IF_ERROR(internal::start_monitor(p, ctx, d.result, out.state_dir, out.record));
-  std::string record = dump_json(decision_record(args, p, runtime, ctx, d), 2) + "\n";
-  RG_RETURN_IF_ERROR(nsutil::write_file_atomic(out.state_dir + "/decision.json", record, 0600));
+  Json record = decision_record(args, p, runtime, ctx, d);
+  RG_RETURN_IF_ERROR(nsutil::write_file_atomic(out.state_dir + "/decision.json", dump_json(record, 2) + "\n", 0600));
 
   // Audit mode changes nothing, not even runguard's own plumbing.
   if (p.mode == policy::Mode::kEnforce) {
@@ -172,6 +210,7 @@ Status prepare(const RuncArgs& args, const policy::Policy& p, const std::string&
   }
   internal::log_for(args).write("info", "runguard: container " + id + ": " + internal::summarize(d) +
                                             " (record " + out.state_dir + "/decision.json)");
+  publish_decision(args, p, ctx, d, record);
   return Status::ok();
 }
 

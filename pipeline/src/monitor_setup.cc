@@ -61,6 +61,8 @@ Json monitor_config(const policy::Policy& p, const policy::ContainerContext& ctx
                     {"namespace", ctx.k8s_namespace}, {"pod", ctx.pod_name}, {"bundle", ctx.bundle}};
   if (std::string upper = rootfs_upper_dir(spec, ctx.bundle); !upper.empty()) j["container"]["upperDir"] = upper;
   j["connectTimeoutSeconds"] = 30;
+  // The monitor offers its events and round-trip stats to runguardd here; never waits on it.
+  if (!p.agent.internal_socket.empty()) j["agentSocket"] = p.agent.internal_socket;
   return j;
 }
 

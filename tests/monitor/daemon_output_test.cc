@@ -59,7 +59,8 @@ TEST(MonitorDaemonOutput, FalcoCompatibleLine) {
   EXPECT_EQ((*j)["runguard.container"],
             Json({{"id", "0123456789abcdef"}, {"name", "web"}, {"image", "nginx:1.27"}, {"namespace", "shop"},
                   {"pod", "web-0"}}));
-  EXPECT_EQ(j->size(), 10u);
+  EXPECT_EQ((*j)["runguard.kind"], "monitor");  // decision events say "decision" (docs/agent.md)
+  EXPECT_EQ(j->size(), 11u);
 }
 
 TEST(MonitorDaemonOutput, InvalidUtf8StaysOneValidLine) {

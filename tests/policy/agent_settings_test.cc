@@ -47,7 +47,7 @@ TEST(AgentSettings, EverySetting) {
   EXPECT_EQ(r->agent.request_timeout_ms, 100);
   EXPECT_EQ(r->agent.helper_timeout_ms, 5000);
 
-  for (const char* ok : {"127.0.0.1:9447", "127.0.0.2:1", "localhost:80", "[::1]:9447", "\"\""}) {
+  for (const char* ok : {"127.0.0.1:9447", "127.0.0.2:1", "localhost:80", "\"[::1]:9447\"", "\"\""}) {
     auto m = parse_policy(std::string("agent: { metrics: ") + ok + " }\n", "p.yaml", no_reader);
     EXPECT_TRUE(m.is_ok()) << ok << ": " << m.status().message();
   }

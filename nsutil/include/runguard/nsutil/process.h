@@ -1,6 +1,8 @@
 // Process and namespace facts the create path needs from the kernel. Part of nsutil.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -15,6 +17,22 @@ Status exec_program(const std::string& path, const std::vector<std::string>& arg
 // Runs `path` with `argv` (and the current environment and file descriptors) as a child and
 // waits for it; returns its exit status (128+signal when killed).
 Result<int> run_and_wait(const std::string& path, const std::vector<std::string>& argv);
+
+// What run_captured saw.
+struct CapturedRun {
+  int exit_code = -1;      // the exit status, 128+signal when killed, -1 when unknown (SIGCHLD ignored)
+  bool timed_out = false;  // still running at the deadline: killed with SIGKILL
+  std::string output;      // standard output, at most max_output bytes
+};
+
+// Runs `path` with `argv` (argv[0] included) and the current environment as a child with stdin
+// and stderr on /dev/null, stdout captured through a pipe, and no other descriptor (every fd >= 3
+// is closed in the child: during create, fds 0-2 and any preserved fds belong to the container).
+// The child is killed with SIGKILL if it is still running after `timeout` (or writes more than
+// `max_output` bytes) and reaped in every case; the call returns within `timeout` plus a short
+// grace for the kill to take effect. An error only when the child could not be started.
+Result<CapturedRun> run_captured(const std::string& path, const std::vector<std::string>& argv,
+                                 std::chrono::milliseconds timeout, size_t max_output = 64u << 10);
 
 // True when the namespace file at `ns_path` (e.g. "/proc/1234/ns/net") is the same namespace as
 // the host's of `ns_file` ("net", "pid", "ipc", "uts", "mnt", "user", "cgroup", "time"): pid 1's,
