@@ -66,6 +66,7 @@ Status Agent::start() {
   metrics_.set("runguard_agent_start_time_seconds", {}, static_cast<double>(started_at_ns_) / 1e9);
   metrics_.set("runguard_policy_loaded_timestamp_seconds", {}, static_cast<double>(policy_->current().loaded_at_ns) / 1e9);
   update_gauges();
+  if (options_.before_sockets) options_.before_sockets();
 
   // The internal socket comes last: once it answers a ping, the gRPC API and metrics are up too
   // (what the runtime, the integration tests and a restarted agent's clients rely on).
@@ -85,6 +86,8 @@ Status Agent::start() {
   auto internal = InternalServer::start(io, *this, log_);
   if (!internal.is_ok()) return fail(internal.status());
   internal_ = std::move(internal).value();
+  // Lines appended between the replay and now had no agent to send their frames to.
+  catch_up_events_file();
 
   {
     std::lock_guard<std::mutex> l(loop_mu_);
@@ -155,9 +158,19 @@ AgentStatus Agent::status() const {
                 {"watcher_events_dropped", ring_->dropped_total()}};
   s.events_in_ring = ring_->size();
   s.ring_capacity = ring_->capacity();
-  s.watchers = ring_->watchers();
+  s.watchers = watch_streams_.load();
   return s;
 }
+
+bool Agent::acquire_watch_stream() {
+  size_t n = watch_streams_.load();
+  do {
+    if (n >= options_.max_watchers) return false;
+  } while (!watch_streams_.compare_exchange_weak(n, n + 1));
+  return true;
+}
+
+void Agent::release_watch_stream() { watch_streams_.fetch_sub(1); }
 
 std::string Agent::metrics_address() const { return metrics_server_ ? metrics_server_->address() : std::string(); }
 

@@ -6,7 +6,8 @@
 // agent lock (`<agent.internalSocket>.lock`, flock), loads what is on disk (live containers from
 // `<stateDir>/*/decision.json`, the tail of the events file into the ring), binds the gRPC
 // socket, the metrics endpoint and last the internal socket (once it answers a ping, everything
-// is up), and starts the reconcile thread; stop() undoes it. Every path comes from the policy;
+// is up), publishes what was appended to the events file meanwhile (each line once, whether its
+// frame arrived or not), and starts the reconcile thread; stop() undoes it. Every path comes from the policy;
 // `proc_root` stands in for /proc in tests.
 //
 // Reconcile (every `reconcile_interval`, and reconcile() on demand): state directories that
@@ -16,18 +17,27 @@
 // it); each live container's monitor is checked (resources.json monitorPid, alive, and its
 // command line is runguard-monitor serving that container).
 //
+// Decision frames: a denied record is kept (capped, store.h); an allowed one only when
+// `<stateDir>/<id>/decision.json` exists (the runtime writes it before it sends the frame), so
+// frames alone cannot grow the uncapped live records. Either way the event reaches the ring.
+//
 // Thread-safety: start()/stop() from one thread; everything else from any thread.
 #pragma once
+
+#include <sys/types.h>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
+#include <unordered_set>
 
 #include "event_ring.h"
 #include "internal_server.h"
@@ -53,8 +63,14 @@ struct AgentOptions {
   std::chrono::milliseconds deleted_grace{5000};
   size_t lookup_threads = 4;
   size_t lookup_queue = 64;
+  // WatchEvents streams open at once, following or not (service.h); the gRPC server keeps
+  // max_watchers + kUnaryThreads threads so unary calls always find one.
   size_t max_watchers = 64;
+  // A stream whose client has not taken a message for this long is cancelled (service.h).
+  std::chrono::milliseconds watch_stall_timeout{10000};
   size_t events_tail_bytes = 16u << 20;  // how much of the events file is replayed at start
+  // Tests: runs in start() after the events file was replayed, before the sockets are bound.
+  std::function<void()> before_sockets;
 };
 
 // The counters behind StatusResponse.counters.
@@ -72,7 +88,7 @@ struct AgentStatus {
   std::map<std::string, uint64_t> counters;
   size_t events_in_ring = 0;
   size_t ring_capacity = 0;
-  size_t watchers = 0;
+  size_t watchers = 0;  // WatchEvents streams open, following or not
 };
 
 class Agent final : private InternalServer::Handler {
@@ -104,6 +120,11 @@ class Agent final : private InternalServer::Handler {
   // The policy's settings as the agent started with them (sockets, stateDir, events.path).
   const policy::Policy& settings() const { return *settings_; }
   size_t max_watchers() const { return options_.max_watchers; }
+  std::chrono::milliseconds watch_stall_timeout() const { return options_.watch_stall_timeout; }
+  // One more WatchEvents stream, unless max_watchers are open (false). Atomic: concurrent
+  // callers never take more than max_watchers slots together.
+  bool acquire_watch_stream();
+  void release_watch_stream();
   // The metrics server's bound address, "" when metrics are off or not started.
   std::string metrics_address() const;
 
@@ -121,13 +142,29 @@ class Agent final : private InternalServer::Handler {
   void invalid_notification(const std::string& op, const std::string& why);
 
   // reconcile.cc
+  struct ReplayCount {
+    size_t replayed = 0, skipped = 0;
+  };
+  // Publishes the complete lines of `buf` (events file text) and rebuilds refusals' records;
+  // with `skip_framed`, lines a frame already brought (first_sighting) are left out.
+  ReplayCount replay_lines(const std::string& buf, const std::string& path, bool skip_framed);
   void replay_events_file();
+  // Once the internal socket is bound: the lines appended to the events file since
+  // replay_events_file() read it (their frames found no agent), bounded by events_tail_bytes.
+  void catch_up_events_file();
+  // Frames and the catch-up see some lines twice (appended, then sent once the socket was up):
+  // each is published once. first_sighting() is asked by the frame handlers, caught_up() by
+  // the catch-up; both false for a line the other one published.
+  bool first_sighting(const Json& line);
+  bool caught_up(size_t line_hash);
   void refresh_monitor(const std::string& id, int known_pid);
   void publish_deleted(const std::string& id);
   void update_gauges();
   void reconcile_loop();
 
   std::string state_dir_of(const std::string& id) const { return settings_->state_dir + "/" + id; }
+  // <stateDir>/<id>/decision.json is a regular file (frames.cc).
+  bool decision_file_exists(const std::string& id) const;
 
   AgentOptions options_;
   const Logger& log_;
@@ -147,6 +184,23 @@ class Agent final : private InternalServer::Handler {
   std::unique_ptr<InternalServer> internal_;
   std::unique_ptr<GrpcServer> grpc_;
   std::unique_ptr<MetricsServer> metrics_server_;
+
+  struct EventsFilePos {
+    bool known = false;
+    dev_t dev = 0;
+    ino_t ino = 0;
+    off_t offset = 0;  // just past the last complete line replayed
+  };
+  EventsFilePos events_pos_;
+  std::set<std::string> replay_recovered_;  // refusals rebuilt by the replay and the catch-up (start() only)
+  static constexpr std::chrono::seconds kCaughtUpMemory{30};  // how long a caught-up line waits for its frame
+  std::mutex catch_up_mu_;
+  bool catching_up_ = true;
+  std::unordered_multiset<size_t> framed_;     // lines from frames while catching up
+  std::unordered_multiset<size_t> caught_up_;  // lines the catch-up published
+  std::chrono::steady_clock::time_point caught_up_expires_;
+
+  std::atomic<size_t> watch_streams_{0};
 
   std::mutex reconcile_mu_;  // one reconcile pass at a time
   std::mutex loop_mu_;

@@ -45,7 +45,48 @@ void prepare(grpc::ClientContext& ctx, const std::string& ns, std::chrono::milli
   ctx.set_wait_for_ready(false);
 }
 
+std::string byte_hex(unsigned char c) {
+  static const char* kHex = "0123456789abcdef";
+  return std::string("0x") + kHex[c >> 4] + kHex[c & 15];
+}
+
+bool ident_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 && static_cast<unsigned char>(c) < 0x80; }
+
 }  // namespace
+
+Status check_containerd_namespace(const std::string& ns) {
+  const std::string rule =
+      "containerd namespaces are letters, digits, '.', '_' and '-', at most " + std::to_string(kMaxContainerdNamespace) +
+      " bytes, starting and ending with a letter or digit";
+  if (ns.empty()) return Status(Code::kInvalidArgument, "containerd namespace is empty; " + rule);
+  if (ns.size() > kMaxContainerdNamespace) {
+    return Status(Code::kInvalidArgument, "containerd namespace is " + std::to_string(ns.size()) + " bytes long; " + rule);
+  }
+  for (size_t i = 0; i < ns.size(); ++i) {
+    char c = ns[i];
+    bool edge = i == 0 || i + 1 == ns.size();
+    if (ident_char(c) || (!edge && (c == '.' || c == '_' || c == '-'))) continue;
+    return Status(Code::kInvalidArgument, "containerd namespace has byte " + byte_hex(static_cast<unsigned char>(c)) +
+                                              " at offset " + std::to_string(i) + "; " + rule);
+  }
+  return Status::ok();
+}
+
+Status check_lookup_name(const std::string& what, const std::string& value) {
+  if (value.empty()) return Status(Code::kInvalidArgument, what + " is empty");
+  if (value.size() > kMaxLookupName) {
+    return Status(Code::kInvalidArgument, what + " is " + std::to_string(value.size()) + " bytes long (at most " +
+                                              std::to_string(kMaxLookupName) + ")");
+  }
+  for (size_t i = 0; i < value.size(); ++i) {
+    auto c = static_cast<unsigned char>(value[i]);
+    if (c < 0x20 || c > 0x7E) {
+      return Status(Code::kInvalidArgument, what + " has byte " + byte_hex(c) + " at offset " + std::to_string(i) +
+                                                " (only printable ASCII is allowed)");
+    }
+  }
+  return Status::ok();
+}
 
 struct ContainerdClient::Impl {
   std::string socket;
@@ -73,6 +114,8 @@ ContainerdClient::~ContainerdClient() = default;
 Result<std::string> ContainerdClient::container_image(const std::string& ns, const std::string& id,
                                                       std::chrono::milliseconds timeout) {
   if (ns.empty() || id.empty()) return Status(Code::kInvalidArgument, "containerd lookup needs a namespace and a container id");
+  RG_RETURN_IF_ERROR(check_containerd_namespace(ns));
+  RG_RETURN_IF_ERROR(check_lookup_name("container id", id));
   impl_->connect();
   grpc::ClientContext ctx;
   prepare(ctx, ns, timeout);
@@ -89,6 +132,8 @@ Result<std::string> ContainerdClient::container_image(const std::string& ns, con
 
 Result<ImageDigest> ContainerdClient::image(const std::string& ns, const std::string& name, std::chrono::milliseconds timeout) {
   if (ns.empty() || name.empty()) return Status(Code::kInvalidArgument, "containerd lookup needs a namespace and an image name");
+  RG_RETURN_IF_ERROR(check_containerd_namespace(ns));
+  RG_RETURN_IF_ERROR(check_lookup_name("image name", name));
   impl_->connect();
   grpc::ClientContext ctx;
   prepare(ctx, ns, timeout);

@@ -5,6 +5,9 @@
 
 #include <array>
 #include <cctype>
+#include <limits>
+
+#include "text.h"
 
 namespace runguard::agent {
 
@@ -108,7 +111,9 @@ std::optional<int> priority_rank(std::string_view p) {
 std::optional<int64_t> parse_rfc3339_ns(std::string_view t) {
   size_t pos = 0;
   int64_t year = digits(t, pos, 4);
-  if (year < 0 || !expect(t, pos, '-')) return std::nullopt;
+  // Unix nanoseconds in an int64 cover 1970 .. 2262-04-11: anything else is not a time the agent
+  // can hold (and secs * 1e9 below would overflow).
+  if (year < 1970 || year > 2262 || !expect(t, pos, '-')) return std::nullopt;
   int64_t month = digits(t, pos, 2);
   if (month < 1 || month > 12 || !expect(t, pos, '-')) return std::nullopt;
   int64_t day = digits(t, pos, 2);
@@ -148,6 +153,8 @@ std::optional<int64_t> parse_rfc3339_ns(std::string_view t) {
   if (pos != t.size()) return std::nullopt;
   int64_t secs = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 + hour * 3600 +
                  minute * 60 + second - offset;
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  if (secs < 0 || secs > kMax / 1000000000 || (secs == kMax / 1000000000 && nanos > kMax % 1000000000)) return std::nullopt;
   return secs * 1000000000 + nanos;
 }
 
@@ -201,7 +208,11 @@ Result<Event> event_from_line(const Json& line, std::string text, int64_t now_ns
   e.action = nested != nullptr ? str(*nested, "action") : std::string();
   if (e.action.empty()) e.action = str(line, "runguard.action");
   e.output = str(line, "output");
-  e.json = text.empty() ? dump_json(line) : std::move(text);
+  // Event's strings end up in proto3 `string` fields, which must be valid UTF-8. A line kept
+  // verbatim that is not (parse_json repaired it before parsing) is replaced by the repaired
+  // serialisation of what was parsed.
+  for (std::string* s : {&e.container, &e.rule, &e.priority, &e.action, &e.output}) repair_utf8(*s);
+  e.json = text.empty() || !valid_utf8(text) ? dump_json(line) : std::move(text);
   return e;
 }
 

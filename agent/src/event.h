@@ -32,7 +32,8 @@ std::optional<EventKind> parse_event_kind(std::string_view text);
 // 0 (Emergency) .. 7 (Debug); nullopt for anything that is not a Falco priority.
 std::optional<int> priority_rank(std::string_view priority);
 
-// RFC 3339 ("2026-11-29T08:00:00.123456789Z", "...+02:00") to Unix nanoseconds; nullopt if malformed.
+// RFC 3339 ("2026-11-29T08:00:00.123456789Z", "...+02:00") to Unix nanoseconds; nullopt if
+// malformed or outside what int64 nanoseconds hold (before 1970, after 2262-04-11T23:47:16.854775807Z).
 std::optional<int64_t> parse_rfc3339_ns(std::string_view text);
 // Unix nanoseconds to "2026-11-29T08:00:00.123456789Z".
 std::string format_rfc3339_ns(int64_t unix_ns);

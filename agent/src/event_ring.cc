@@ -6,8 +6,12 @@ namespace runguard::agent {
 
 struct EventRing::SubState {
   EventFilter filter;
+  // The caps in force: raised to hold the replay on top of the normal caps until the reader has
+  // taken it, then back to normal (a stalled reader must not pin a replay's worth of events).
   size_t capacity = kDefaultWatcherQueue;
   size_t max_bytes = kDefaultWatcherQueueBytes;
+  size_t normal_capacity = kDefaultWatcherQueue;
+  size_t normal_max_bytes = kDefaultWatcherQueueBytes;
 
   mutable std::mutex mu;
   std::condition_variable cv;
@@ -102,8 +106,11 @@ std::unique_ptr<Subscription> EventRing::subscribe(const EventFilter& filter, si
   std::vector<EventPtr> replayed = matching_tail(core_->events, filter, last);
   size_t replay_bytes = 0;
   for (const auto& e : replayed) replay_bytes += e->bytes();
-  state->capacity = std::max<size_t>({queue_capacity, replayed.size(), 1});
-  state->max_bytes = std::max(queue_max_bytes, replay_bytes);
+  state->normal_capacity = std::max<size_t>(queue_capacity, 1);
+  state->normal_max_bytes = queue_max_bytes;
+  // New events arriving before the first read queue behind the replay without pushing it out.
+  state->capacity = state->normal_capacity + replayed.size();
+  state->max_bytes = state->normal_max_bytes + replay_bytes;
   for (auto& e : replayed) {
     state->bytes += e->bytes();
     state->queue.push_back(std::move(e));
@@ -171,6 +178,8 @@ std::vector<EventPtr> Subscription::next(std::chrono::milliseconds timeout) {
   out.insert(out.end(), std::make_move_iterator(state_->queue.begin()), std::make_move_iterator(state_->queue.end()));
   state_->queue.clear();
   state_->bytes = 0;
+  state_->capacity = state_->normal_capacity;
+  state_->max_bytes = state_->normal_max_bytes;
   return out;
 }
 

@@ -54,8 +54,9 @@ class EventRing {
 
   // A watcher whose queue starts with the replay of up to `last` matching events and then
   // receives every new matching one; replay and follow are joined without a gap or a duplicate.
-  // The queue holds max(queue_capacity, replayed) events. After close(), the subscription is
-  // returned already closed.
+  // Until the first next() has taken the replay the queue holds the replay plus queue_capacity
+  // events (queue_max_bytes plus the replay's bytes); from then on queue_capacity events and
+  // queue_max_bytes. After close(), the subscription is returned already closed.
   std::unique_ptr<Subscription> subscribe(const EventFilter& filter, size_t last, size_t queue_capacity = kDefaultWatcherQueue,
                                           size_t queue_max_bytes = kDefaultWatcherQueueBytes);
 

@@ -1,4 +1,5 @@
 // Agent: the internal protocol's ops (docs/agent.md#internal-protocol).
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -40,7 +41,14 @@ const char* lookup_code(Code c) {
 
 std::string or_unknown(const std::string& s) { return s.empty() ? "unknown" : s; }
 
+bool regular_file(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
 }  // namespace
+
+bool Agent::decision_file_exists(const std::string& id) const { return regular_file(state_dir_of(id) + "/decision.json"); }
 
 bool Agent::on_frame(const std::string& op, const Json& msg, InternalServer::ReplyFn reply) {
   ++counters_.frames_received;
@@ -86,6 +94,15 @@ bool Agent::handle_digest(const Json& msg, InternalServer::ReplyFn& reply) {
     reply(coded_error("image.digest needs \"namespace\" and \"container\" or \"image\"", "invalid"));
     return true;
   }
+  // Checked here too (ContainerdClient checks again): a bad value gets its answer at once, and
+  // nothing from the frame reaches gRPC metadata, the log or the cache unchecked.
+  Status valid = check_containerd_namespace(*ns);
+  if (valid.is_ok() && !container->empty()) valid = check_lookup_name("container id", *container);
+  if (valid.is_ok() && !image->empty()) valid = check_lookup_name("image name", *image);
+  if (!valid.is_ok()) {
+    reply(coded_error("image.digest: " + valid.message(), "invalid"));
+    return true;
+  }
   auto timeout = std::chrono::milliseconds(settings_->agent.helper_timeout_ms);
   std::shared_ptr<DigestResolver> resolver = resolver_;
   Metrics* metrics = &metrics_;
@@ -118,7 +135,12 @@ void Agent::handle_decision(const Json& msg) {
   auto rec_it = msg.find("record");
   if (rec_it != msg.end() && rec_it->is_object()) {
     auto rec = record_from_json(*rec_it, "");
-    if (rec.is_ok()) {
+    if (rec.is_ok() && rec->allowed && !decision_file_exists(rec->id)) {
+      // The runtime writes <stateDir>/<id>/decision.json before it sends the frame: an allowed
+      // record without one names no container (live records are not capped, so a frame alone
+      // must not make one). The event still reaches the ring below.
+      invalid_notification("decision", "allowed record of " + rec->id + " has no " + state_dir_of(rec->id) + "/decision.json");
+    } else if (rec.is_ok()) {
       ContainerRecord r = std::move(rec).value();
       if (r.allowed) {
         ++counters_.containers_created;
@@ -146,8 +168,8 @@ void Agent::handle_decision(const Json& msg) {
   }
   if (auto ev = msg.find("event"); ev != msg.end() && ev->is_object()) {
     auto e = event_from_line(*ev, "", unix_now_ns());
-    if (e.is_ok()) ring_->publish(std::move(e).value());
-    else invalid_notification("decision", e.status().message());
+    if (!e.is_ok()) invalid_notification("decision", e.status().message());
+    else if (first_sighting(*ev)) ring_->publish(std::move(e).value());
   }
   update_gauges();
 }
@@ -163,7 +185,7 @@ void Agent::handle_event(const Json& msg) {
     metrics_.add("runguard_monitor_events_total", {{"rule", or_unknown(e->rule)}, {"action", or_unknown(e->action)}});
   }
   if (log_.enabled(LogLevel::kDebug)) log_.debug("event from " + or_unknown(e->container) + ": " + e->output);
-  ring_->publish(std::move(e).value());
+  if (first_sighting(*ev)) ring_->publish(std::move(e).value());
   metrics_.set("runguard_events_ring_size", {}, static_cast<double>(ring_->size()));
 }
 

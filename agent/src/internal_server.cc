@@ -56,6 +56,7 @@ struct Conn {
   int outstanding = 0;                             // requests whose reply has not been written
   bool read_closed = false;                        // peer shut down its side
   bool close_after_flush = false;                  // version error: write the reply, then close
+  bool notifier = false;                           // sent a notification: a long-lived sender
   uint32_t registered = 0;                         // epoll events currently asked for
 
   explicit Conn(int f, uint32_t max_frame) : fd(f), decoder(max_frame), last_activity(Clock::now()) {}
@@ -85,6 +86,7 @@ struct InternalServer::Impl {
   void run();
   void accept_all();
   void reap_closed();
+  void evict_idle_notifier();
   void on_conn_event(uint64_t token, uint32_t events);
   void read_conn(uint64_t token, Conn& c);
   bool process_frames(uint64_t token, Conn& c);
@@ -198,10 +200,12 @@ void InternalServer::Impl::accept_all() {
     }
     if (conns.size() >= options.max_connections && !reaped) {
       // Before refusing anyone, drop connections whose peers are already gone but whose EOF
-      // this loop has not processed yet (a burst of connect-then-close).
+      // this loop has not processed yet (a burst of connect-then-close), then a notifier that
+      // has been quiet for longer than the idle timeout (it would have been closed as idle).
       reap_closed();
       reaped = true;
     }
+    if (conns.size() >= options.max_connections) evict_idle_notifier();
     if (conns.size() >= options.max_connections) {
       ::close(fd);
       log.debug("internal socket: " + std::to_string(conns.size()) + " connections open, closing a new one");
@@ -231,6 +235,19 @@ void InternalServer::Impl::reap_closed() {
     if (conns.at(t)->decoder.pending() > 0) handler.on_bad_frame("connection closed in the middle of a frame");
     close_conn(t);
   }
+}
+
+void InternalServer::Impl::evict_idle_notifier() {
+  auto now = Clock::now();
+  auto oldest = conns.end();
+  for (auto it = conns.begin(); it != conns.end(); ++it) {
+    const Conn& c = *it->second;
+    if (!c.notifier || c.outstanding > 0 || !c.out.empty() || c.partial_since || now - c.last_activity <= options.idle_timeout) continue;
+    if (oldest == conns.end() || c.last_activity < oldest->second->last_activity) oldest = it;
+  }
+  if (oldest == conns.end()) return;
+  log.debug("internal socket: " + std::to_string(conns.size()) + " connections open, closing the longest quiet sender's");
+  close_conn(oldest->first);
 }
 
 void InternalServer::Impl::on_conn_event(uint64_t token, uint32_t events) {
@@ -311,6 +328,7 @@ bool InternalServer::Impl::process_frames(uint64_t token, Conn& c) {
       if (auto q = weak.lock()) q->post(token, std::move(r));
     };
     if (handler.on_frame(op, msg, std::move(reply))) ++c.outstanding;
+    else c.notifier = true;
   }
   if (c.decoder.pending() == 0) c.partial_since.reset();
   else if (!c.partial_since) c.partial_since = Clock::now();
@@ -397,7 +415,7 @@ void InternalServer::Impl::sweep() {
       expired.push_back(token);
     } else if (!c->out.empty() && now - c->last_activity > options.partial_frame_timeout) {
       expired.push_back(token);  // not reading its replies
-    } else if (c->outstanding == 0 && c->out.empty() && now - c->last_activity > options.idle_timeout) {
+    } else if (!c->notifier && c->outstanding == 0 && c->out.empty() && now - c->last_activity > options.idle_timeout) {
       expired.push_back(token);
     }
   }

@@ -10,7 +10,12 @@
 //     connections whose peers already hung up are reaped, so a burst of connect-and-close does
 //     not lock out the next client);
 //   - a frame must be complete within `partial_frame_timeout` of its first byte (slowloris),
-//     and a connection with nothing pending is closed after `idle_timeout`;
+//     and a connection with nothing pending is closed after `idle_timeout`, unless it has sent
+//     a notification (Handler::on_frame returned false): monitors keep one connection for their
+//     whole life and may be quiet for hours, and a frame sent just as the agent closed the
+//     connection would be lost. Such a quiet sender is closed only to make room for a new
+//     connection when all `max_connections` are taken, the longest quiet first, and only once
+//     it has been quiet for `idle_timeout`;
 //   - frames over `max_frame` bytes, of length 0, not JSON objects, or without "v"/"op" close
 //     that connection only (Handler::on_bad_frame is told); another protocol version gets the
 //     version error reply and the connection is closed once it is written;

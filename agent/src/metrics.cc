@@ -13,6 +13,7 @@
 #include <mutex>
 
 #include "runguard/agent/metrics.h"
+#include "text.h"
 
 namespace runguard::agent {
 namespace {
@@ -89,9 +90,18 @@ std::string label_name(const std::string& s) {
   return out;
 }
 
+// At most kMaxLabelValueBytes of the value, cut at a UTF-8 boundary, then "…" (metrics.h);
+// invalid UTF-8 is repaired (the exposition format is UTF-8).
+std::string label_value(const std::string& v) {
+  std::string out(utf8_prefix(v, kMaxLabelValueBytes));
+  if (out.size() < v.size()) out += "\xE2\x80\xA6";  // "…"
+  repair_utf8(out);
+  return out;
+}
+
 Labels clean_labels(const Labels& in) {
   Labels out;
-  for (const auto& [k, v] : in) out[label_name(k)] = v;
+  for (const auto& [k, v] : in) out[label_name(k)] = label_value(v);
   return out;
 }
 

@@ -5,11 +5,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <functional>
 #include <optional>
 #include <set>
+#include <string_view>
 
 #include "agent.h"
 #include "runguard/nsutil/fd.h"
@@ -128,56 +130,70 @@ void Agent::reconcile() {
 
 namespace {
 
-// The last `max_bytes` of the file at `path`, from the first complete line on. nullopt (after
-// `warn` was told why, unless the file does not exist) when it cannot be read.
-std::optional<std::string> read_tail(const std::string& path, size_t max_bytes, const std::function<void(std::string)>& warn) {
-  nsutil::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-  if (!fd.valid()) {
-    if (errno != ENOENT) warn("cannot replay events from " + path + ": " + std::strerror(errno));
-    return std::nullopt;
+// Reads [from, end of file) of `fd`, at most `max_bytes` (the last ones when there is more);
+// from the first complete line on when it does not start at `from`, up to the last complete
+// line. `next` gets the offset just past what was returned (where a later read continues).
+std::string read_lines(int fd, off_t from, off_t size, size_t max_bytes, off_t& next) {
+  off_t start = from;
+  bool cut = false;
+  if (size - start > static_cast<off_t>(max_bytes)) {
+    start = size - static_cast<off_t>(max_bytes);
+    cut = true;
   }
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    warn("cannot replay events from " + path + ": not a regular file");
-    return std::nullopt;
-  }
-  off_t start = st.st_size > static_cast<off_t>(max_bytes) ? st.st_size - static_cast<off_t>(max_bytes) : 0;
-  std::string buf(static_cast<size_t>(st.st_size - start), '\0');
+  std::string buf(static_cast<size_t>(std::max<off_t>(size - start, 0)), '\0');
   size_t got = 0;
   while (got < buf.size()) {
-    ssize_t n = ::pread(fd.get(), buf.data() + got, buf.size() - got, start + static_cast<off_t>(got));
+    ssize_t n = ::pread(fd, buf.data() + got, buf.size() - got, start + static_cast<off_t>(got));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;  // truncated (rotated) meanwhile: what was read is still whole lines
     got += static_cast<size_t>(n);
   }
   buf.resize(got);
-  if (start > 0) {  // the first line is probably cut
+  size_t last_nl = buf.rfind('\n');
+  buf.resize(last_nl == std::string::npos ? 0 : last_nl + 1);  // a line still being written is left for later
+  next = start + static_cast<off_t>(buf.size());
+  if (cut) {  // the first line is probably cut
     size_t nl = buf.find('\n');
     buf.erase(0, nl == std::string::npos ? buf.size() : nl + 1);
   }
   return buf;
 }
 
+// Opens the events file for reading; nullopt (after `warn` was told why, unless it does not
+// exist) when it cannot be read.
+std::optional<nsutil::UniqueFd> open_events(const std::string& path, struct stat& st, const std::function<void(std::string)>& warn) {
+  nsutil::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+  if (!fd.valid()) {
+    if (errno != ENOENT) warn("cannot replay events from " + path + ": " + std::strerror(errno));
+    return std::nullopt;
+  }
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    warn("cannot replay events from " + path + ": not a regular file");
+    return std::nullopt;
+  }
+  return fd;
+}
+
+size_t line_hash(const Json& line) { return std::hash<std::string>{}(dump_json(line)); }
+
 }  // namespace
 
-void Agent::replay_events_file() {
-  const std::string& path = settings_->events_path;
-  auto buf = read_tail(path, options_.events_tail_bytes, [this](const std::string& m) { log_.warning(m); });
-  if (!buf) return;
-  size_t replayed = 0, skipped = 0;
-  std::set<std::string> recovered;  // denied records rebuilt from this replay
+Agent::ReplayCount Agent::replay_lines(const std::string& buf, const std::string& path, bool skip_framed) {
+  ReplayCount count;
+  std::set<std::string>& recovered = replay_recovered_;  // denied records rebuilt from the file
   int64_t now = unix_now_ns();
-  for (size_t pos = 0, end; pos < buf->size(); pos = end + 1) {
-    end = buf->find('\n', pos);
+  for (size_t pos = 0, end; pos < buf.size(); pos = end + 1) {
+    end = buf.find('\n', pos);
     if (end == std::string::npos) break;  // a line still being written
-    std::string_view line(buf->data() + pos, end - pos);
+    std::string_view line(buf.data() + pos, end - pos);
     if (line.empty()) continue;
     auto j = parse_json(line, path);
     auto e = j.is_ok() ? event_from_line(*j, std::string(line), now) : Result<Event>(j.status());
     if (!e.is_ok()) {
-      ++skipped;
+      ++count.skipped;
       continue;
     }
+    if (skip_framed && !caught_up(line_hash(*j))) continue;  // its frame already brought it
     if (e->kind == EventKind::kDecision && !e->container.empty()) {
       // Refusals leave no state directory: the events file is where they are remembered.
       if (e->action == "denied") {
@@ -191,10 +207,70 @@ void Agent::replay_events_file() {
       }
     }
     ring_->publish(std::move(e).value());
-    ++replayed;
+    ++count.replayed;
   }
-  counters_.events_replayed += replayed;
-  if (skipped > 0) log_.warning("skipped " + std::to_string(skipped) + " unreadable lines replaying " + path);
+  counters_.events_replayed += count.replayed;
+  if (count.skipped > 0) log_.warning("skipped " + std::to_string(count.skipped) + " unreadable lines replaying " + path);
+  return count;
+}
+
+void Agent::replay_events_file() {
+  const std::string& path = settings_->events_path;
+  auto warn = [this](const std::string& m) { log_.warning(m); };
+  struct stat st {};
+  auto fd = open_events(path, st, warn);
+  if (!fd) return;  // catch_up_events_file() reads it from the start if it appears
+  off_t next = 0;
+  std::string buf = read_lines(fd->get(), 0, st.st_size, options_.events_tail_bytes, next);
+  events_pos_ = EventsFilePos{true, st.st_dev, st.st_ino, next};
+  replay_lines(buf, path, false);
+}
+
+void Agent::catch_up_events_file() {
+  const std::string& path = settings_->events_path;
+  auto warn = [this](const std::string& m) { log_.warning(m); };
+  struct stat st {};
+  if (auto fd = open_events(path, st, warn)) {
+    // The same file: what was appended after the replay. Rotated, truncated or new: all of it
+    // (it was written after the replay read the old one).
+    bool same = events_pos_.known && events_pos_.dev == st.st_dev && events_pos_.ino == st.st_ino && st.st_size >= events_pos_.offset;
+    off_t from = same ? events_pos_.offset : 0;
+    off_t next = from;
+    std::string buf = st.st_size > from ? read_lines(fd->get(), from, st.st_size, options_.events_tail_bytes, next) : std::string();
+    ReplayCount c = replay_lines(buf, path, true);
+    if (c.replayed > 0) log_.info("caught up " + std::to_string(c.replayed) + " events appended to " + path + " while starting");
+  }
+  replay_recovered_.clear();
+  std::lock_guard<std::mutex> lock(catch_up_mu_);
+  catching_up_ = false;
+  framed_.clear();
+  caught_up_expires_ = std::chrono::steady_clock::now() + kCaughtUpMemory;
+}
+
+bool Agent::caught_up(size_t hash) {
+  std::lock_guard<std::mutex> lock(catch_up_mu_);
+  if (auto it = framed_.find(hash); it != framed_.end()) {
+    framed_.erase(it);
+    return false;
+  }
+  caught_up_.insert(hash);
+  return true;
+}
+
+bool Agent::first_sighting(const Json& line) {
+  std::lock_guard<std::mutex> lock(catch_up_mu_);
+  if (!catching_up_ && caught_up_.empty()) return true;  // the steady state: no hashing
+  if (!catching_up_ && std::chrono::steady_clock::now() > caught_up_expires_) {
+    caught_up_.clear();
+    return true;
+  }
+  size_t hash = line_hash(line);
+  if (auto it = caught_up_.find(hash); it != caught_up_.end()) {
+    caught_up_.erase(it);  // the catch-up published it already
+    return false;
+  }
+  if (catching_up_) framed_.insert(hash);  // the catch-up must not publish it again
+  return true;
 }
 
 void Agent::update_gauges() {

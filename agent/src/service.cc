@@ -4,8 +4,16 @@
 #include <grpcpp/resource_quota.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <thread>
+
 #include "agent.h"
 #include "runguard/v1/agent.grpc.pb.h"
+#include "text.h"
 #include "unix_socket.h"
 
 namespace runguard::agent {
@@ -22,58 +30,66 @@ void set_time(google::protobuf::Timestamp* ts, int64_t unix_ns) {
   ts->set_nanos(static_cast<int32_t>(nanos));
 }
 
-void to_proto(const ContainerRecord& r, v1::Container* c) {
-  c->set_id(r.id);
-  c->set_image(r.image);
-  c->set_image_digest(r.image_digest);
-  c->set_engine(r.engine);
+// proto3 strings must be valid UTF-8 or the client's parser rejects the whole message: every
+// string that comes from frames, files or paths passes through here on its way out.
+std::string clean(std::string s) {
+  repair_utf8(s);
+  return s;
+}
+
+// Moves r's strings into the message. record_json only when `with_record` (GetContainer).
+void to_proto(ContainerRecord&& r, v1::Container* c, bool with_record) {
+  c->set_id(clean(std::move(r.id)));
+  c->set_image(clean(std::move(r.image)));
+  c->set_image_digest(clean(std::move(r.image_digest)));
+  c->set_engine(clean(std::move(r.engine)));
   auto* k = c->mutable_kubernetes();
-  k->set_namespace_(r.k8s_namespace);
-  k->set_pod(r.pod);
-  k->set_container(r.container_name);
-  k->set_sandbox_id(r.sandbox_id);
-  k->set_container_type(r.container_type);
-  c->set_state(r.state);
+  k->set_namespace_(clean(std::move(r.k8s_namespace)));
+  k->set_pod(clean(std::move(r.pod)));
+  k->set_container(clean(std::move(r.container_name)));
+  k->set_sandbox_id(clean(std::move(r.sandbox_id)));
+  k->set_container_type(clean(std::move(r.container_type)));
+  c->set_state(clean(std::move(r.state)));
   c->set_allowed(r.allowed);
-  c->set_mode(r.mode);
-  c->set_override(r.override_name);
-  for (const auto& f : r.findings) {
+  c->set_mode(clean(std::move(r.mode)));
+  c->set_override(clean(std::move(r.override_name)));
+  for (auto& f : r.findings) {
     auto* pf = c->add_findings();
-    pf->set_id(f.id);
-    pf->set_control(f.control);
-    pf->set_severity(f.severity);
-    pf->set_action(f.action);
-    pf->set_message(f.message);
-    pf->set_pointer(f.pointer);
-    for (const auto& b : f.benchmarks) pf->add_benchmarks(b);
+    pf->set_id(clean(std::move(f.id)));
+    pf->set_control(clean(std::move(f.control)));
+    pf->set_severity(clean(std::move(f.severity)));
+    pf->set_action(clean(std::move(f.action)));
+    pf->set_message(clean(std::move(f.message)));
+    pf->set_pointer(clean(std::move(f.pointer)));
+    for (auto& b : f.benchmarks) pf->add_benchmarks(clean(std::move(b)));
   }
-  for (const auto& m : r.mutations) {
+  for (auto& m : r.mutations) {
     auto* pm = c->add_mutations();
-    pm->set_id(m.id);
-    pm->set_control(m.control);
-    pm->set_op(m.op);
-    pm->set_pointer(m.pointer);
-    pm->set_value_json(m.value_json);
+    pm->set_id(clean(std::move(m.id)));
+    pm->set_control(clean(std::move(m.control)));
+    pm->set_op(clean(std::move(m.op)));
+    pm->set_pointer(clean(std::move(m.pointer)));
+    pm->set_value_json(clean(std::move(m.value_json)));
     pm->set_applied(m.applied);
   }
   if (r.decided_at_ns != 0) set_time(c->mutable_decided_at(), r.decided_at_ns);
-  c->set_policy_source(r.policy_source);
+  c->set_policy_source(clean(std::move(r.policy_source)));
   c->set_monitored(r.monitored);
   c->set_monitor_events(r.monitor_events);
-  c->set_record_json(r.record_json);
-  c->set_command(r.command);
+  if (with_record) c->set_record_json(clean(std::move(r.record_json)));
+  c->set_command(clean(std::move(r.command)));
 }
 
 void to_proto(const Event& e, v1::Event* p) {
   p->set_seq(e.seq);
   set_time(p->mutable_time(), e.time_ns);
   p->set_kind(event_kind_name(e.kind));
-  p->set_container_id(e.container);
-  p->set_rule(e.rule);
-  p->set_priority(e.priority);
-  p->set_action(e.action);
-  p->set_output(e.output);
-  p->set_json(e.json);
+  p->set_container_id(clean(e.container));
+  p->set_rule(clean(e.rule));
+  p->set_priority(clean(e.priority));
+  p->set_action(clean(e.action));
+  p->set_output(clean(e.output));
+  p->set_json(clean(e.json));
 }
 
 grpc::Status to_grpc(const runguard::Status& s) {
@@ -89,16 +105,49 @@ grpc::Status to_grpc(const runguard::Status& s) {
 // How long WatchEvents waits before looking at the client's cancellation again.
 constexpr std::chrono::milliseconds kWatchSlice{200};
 
+// Takes a WatchEvents slot for the life of the call.
+class WatchSlot {
+ public:
+  explicit WatchSlot(Agent& agent) : agent_(agent), held_(agent.acquire_watch_stream()) {}
+  ~WatchSlot() {
+    if (held_) agent_.release_watch_stream();
+  }
+  WatchSlot(const WatchSlot&) = delete;
+  WatchSlot& operator=(const WatchSlot&) = delete;
+  bool held() const { return held_; }
+
+ private:
+  Agent& agent_;
+  bool held_;
+};
+
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
 }  // namespace
 
 class AgentService final : public v1::Agent::Service {
  public:
-  explicit AgentService(Agent& agent) : agent_(agent) {}
+  explicit AgentService(Agent& agent) : agent_(agent) {
+    watchdog_ = std::thread([this] { watchdog_loop(); });
+  }
+  ~AgentService() override { stop_watchdog(); }
+
+  // After the server has stopped (no stream is registered any more).
+  void stop_watchdog() {
+    {
+      std::lock_guard<std::mutex> lock(streams_mu_);
+      stopping_ = true;
+    }
+    watchdog_cv_.notify_all();
+    if (watchdog_.joinable()) watchdog_.join();
+  }
 
   grpc::Status Status(grpc::ServerContext*, const v1::StatusRequest*, v1::StatusResponse* resp) override {
     AgentStatus s = agent_.status();
     resp->set_version(s.version);
-    resp->set_policy_source(s.policy.source);
+    resp->set_policy_source(clean(s.policy.source));
     resp->set_policy_digest(s.policy.digest);
     set_time(resp->mutable_policy_loaded_at(), s.policy.loaded_at_ns);
     set_time(resp->mutable_started_at(), s.started_at_ns);
@@ -113,7 +162,9 @@ class AgentService final : public v1::Agent::Service {
   }
 
   grpc::Status ListContainers(grpc::ServerContext*, const v1::ListContainersRequest* req, v1::ListContainersResponse* resp) override {
-    for (const auto& r : agent_.store().list(req->include_deleted(), req->kubernetes_namespace())) to_proto(r, resp->add_containers());
+    std::vector<ContainerRecord> records = agent_.store().list(req->include_deleted(), req->kubernetes_namespace());
+    resp->mutable_containers()->Reserve(static_cast<int>(records.size()));
+    for (auto& r : records) to_proto(std::move(r), resp->add_containers(), false);
     return grpc::Status::OK;
   }
 
@@ -121,11 +172,18 @@ class AgentService final : public v1::Agent::Service {
     if (req->id().empty()) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "id is empty");
     auto r = agent_.store().get(req->id());
     if (!r) return grpc::Status(grpc::StatusCode::NOT_FOUND, "runguardd has no record of container \"" + req->id() + "\"");
-    to_proto(*r, resp->mutable_container());
+    to_proto(std::move(*r), resp->mutable_container(), true);
     return grpc::Status::OK;
   }
 
   grpc::Status WatchEvents(grpc::ServerContext* ctx, const v1::WatchEventsRequest* req, grpc::ServerWriter<v1::Event>* writer) override {
+    // The slot is taken before anything can block: at most max_watchers streams hold a server
+    // thread, whatever their clients do, and the threads kept for unary calls stay free.
+    WatchSlot slot(agent_);
+    if (!slot.held()) {
+      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          std::to_string(agent_.max_watchers()) + " WatchEvents streams are open already; close one and retry");
+    }
     EventFilter filter;
     filter.container = req->container_id();
     filter.rule = req->rule();
@@ -144,34 +202,17 @@ class AgentService final : public v1::Agent::Service {
       }
       filter.kinds.insert(*kind);
     }
-    v1::Event out;
-    if (req->no_follow()) {
-      for (const auto& e : agent_.ring().replay(filter, req->last())) {
-        to_proto(*e, &out);
-        if (!writer->Write(out)) break;
-      }
-      return grpc::Status::OK;
-    }
-    if (agent_.ring().watchers() >= agent_.max_watchers()) {
-      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                          std::to_string(agent_.max_watchers()) + " WatchEvents streams are open already; close one and retry");
-    }
-    auto sub = agent_.ring().subscribe(filter, req->last());
-    while (!ctx->IsCancelled()) {
-      auto batch = sub->next(kWatchSlice);
-      for (const auto& e : batch) {
-        to_proto(*e, &out);
-        if (!writer->Write(out)) return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
-      }
-      if (batch.empty() && sub->closed()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "runguardd is stopping");
-    }
-    return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client");
+    Stream stream(*this, ctx);
+    grpc::Status result = stream_events(ctx, *req, filter, *writer, stream);
+    // No TryCancel after this; one that happened must be answered with CANCELLED.
+    if (stream.finish() && result.ok()) return grpc::Status(grpc::StatusCode::CANCELLED, "the client stopped reading");
+    return result;
   }
 
   grpc::Status ReloadPolicy(grpc::ServerContext*, const v1::ReloadPolicyRequest* req, v1::ReloadPolicyResponse* resp) override {
     auto r = agent_.reload_policy(req->policy_yaml());
     if (!r.is_ok()) return to_grpc(r.status());
-    resp->set_policy_source(r->snapshot.source);
+    resp->set_policy_source(clean(r->snapshot.source));
     resp->set_policy_digest(r->snapshot.digest);
     set_time(resp->mutable_policy_loaded_at(), r->snapshot.loaded_at_ns);
     resp->set_changed(r->changed);
@@ -179,7 +220,88 @@ class AgentService final : public v1::Agent::Service {
   }
 
  private:
+  // One WatchEvents call as the watchdog sees it: when its current Write started (0: not
+  // writing). A Write that has not completed within watch_stall_timeout means the client stopped
+  // reading (HTTP/2 flow control holds the write): the watchdog cancels the call, the Write
+  // fails and the thread and slot are free again.
+  class Stream {
+   public:
+    Stream(AgentService& service, grpc::ServerContext* ctx) : service_(service), ctx_(ctx) {
+      std::lock_guard<std::mutex> lock(service_.streams_mu_);
+      service_.streams_.insert(this);
+    }
+    ~Stream() { (void)finish(); }
+    Stream(const Stream&) = delete;
+    Stream& operator=(const Stream&) = delete;
+
+    bool write(grpc::ServerWriter<v1::Event>& writer, const v1::Event& e) {
+      writing_since_ms_.store(steady_ms());
+      bool ok = writer.Write(e);
+      writing_since_ms_.store(0);
+      return ok;
+    }
+    // Unregisters (idempotent); true when the watchdog cancelled the call.
+    bool finish() {
+      std::lock_guard<std::mutex> lock(service_.streams_mu_);
+      service_.streams_.erase(this);
+      return cancelled_;
+    }
+
+   private:
+    friend class AgentService;
+    AgentService& service_;
+    grpc::ServerContext* ctx_;
+    std::atomic<int64_t> writing_since_ms_{0};
+    bool cancelled_ = false;  // guarded by streams_mu_
+  };
+
+  grpc::Status stream_events(grpc::ServerContext* ctx, const v1::WatchEventsRequest& req, const EventFilter& filter,
+                             grpc::ServerWriter<v1::Event>& writer, Stream& stream) {
+    v1::Event out;
+    if (req.no_follow()) {
+      for (const auto& e : agent_.ring().replay(filter, req.last())) {
+        to_proto(*e, &out);
+        if (!stream.write(writer, out)) return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
+      }
+      return grpc::Status::OK;
+    }
+    auto sub = agent_.ring().subscribe(filter, req.last());
+    while (!ctx->IsCancelled()) {
+      auto batch = sub->next(kWatchSlice);
+      for (const auto& e : batch) {
+        to_proto(*e, &out);
+        if (!stream.write(writer, out)) return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
+      }
+      if (batch.empty() && sub->closed()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "runguardd is stopping");
+    }
+    return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client");
+  }
+
+  void watchdog_loop() {
+    const int64_t stall = agent_.watch_stall_timeout().count();
+    const auto period = std::clamp<std::chrono::milliseconds>(agent_.watch_stall_timeout() / 4, std::chrono::milliseconds(20),
+                                                              std::chrono::milliseconds(1000));
+    std::unique_lock<std::mutex> lock(streams_mu_);
+    while (!stopping_) {
+      watchdog_cv_.wait_for(lock, period, [this] { return stopping_; });
+      int64_t now = steady_ms();
+      for (Stream* s : streams_) {
+        int64_t since = s->writing_since_ms_.load();
+        if (since != 0 && now - since >= stall && !s->cancelled_) {
+          s->cancelled_ = true;
+          s->ctx_->TryCancel();  // the stream is registered: its ServerContext is alive
+          agent_.log().debug("WatchEvents: cancelling a stream whose client has not read for " + std::to_string(now - since) + "ms");
+        }
+      }
+    }
+  }
+
   Agent& agent_;
+  std::mutex streams_mu_;
+  std::set<Stream*> streams_;
+  bool stopping_ = false;
+  std::condition_variable watchdog_cv_;
+  std::thread watchdog_;
 };
 
 Result<std::unique_ptr<GrpcServer>> GrpcServer::start(const std::string& socket_path, Agent& agent) {
@@ -193,7 +315,9 @@ Result<std::unique_ptr<GrpcServer>> GrpcServer::start(const std::string& socket_
   builder.RegisterService(s->service_.get());
   builder.SetMaxReceiveMessageSize(8 << 20);  // a policy is at most 4 MiB
   grpc::ResourceQuota quota("runguardd");
-  quota.SetMaxThreads(static_cast<int>(agent.max_watchers()) + 16);  // every watcher holds a thread
+  // Every WatchEvents stream holds a thread and at most max_watchers exist (WatchSlot): the
+  // rest serve unary calls and the server's pollers, whatever the watchers' clients do.
+  quota.SetMaxThreads(static_cast<int>(agent.max_watchers() + kUnaryThreads));
   builder.SetResourceQuota(quota);
   s->server_ = builder.BuildAndStart();
   if (!s->server_ || bound == 0) {
@@ -217,6 +341,7 @@ void GrpcServer::stop() {
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
     server_->Wait();
     server_.reset();
+    service_->stop_watchdog();
     if (ino_ != 0) unlink_if_same(path_, dev_, ino_);
     else ::unlink(path_.c_str());
   }

@@ -4,6 +4,8 @@
 
 #include "event.h"
 #include "runguard/pipeline/runc_args.h"
+#include "runguard/policy/catalog.h"
+#include "text.h"
 
 namespace runguard::agent {
 namespace {
@@ -19,6 +21,71 @@ const Json& sub(const Json& obj, const char* key) {
   if (!obj.is_object()) return kNull;
   auto it = obj.find(key);
   return it == obj.end() ? kNull : *it;
+}
+
+// The catalog entry a finding belongs to: its id ("RG-CAPS-001"), else its id's family (the
+// catalog holds each control's primary id; "RG-RES-002" is a resources finding), else its
+// control name. nullptr when none matches.
+const policy::ControlInfo* control_of(const std::string& id, const std::string& control) {
+  const auto& catalog = policy::control_catalog();
+  for (const auto& c : catalog) {
+    if (id == c.id) return &c;
+  }
+  if (size_t dash = id.rfind('-'); dash != std::string::npos && dash > 0) {
+    std::string family = id.substr(0, dash + 1);
+    for (const auto& c : catalog) {
+      if (std::string(c.id).rfind(family, 0) == 0) return &c;
+    }
+  }
+  return policy::find_control(control);
+}
+
+}  // namespace
+
+std::vector<std::string> finding_benchmarks(const std::string& id, const std::string& control) {
+  std::vector<std::string> out;
+  const policy::ControlInfo* info = control_of(id, control);
+  if (info == nullptr) return out;
+  for (const char* c : info->cis) out.push_back(std::string("CIS ") + c);
+  for (const char* p : info->pss) out.push_back(std::string("PSS ") + p);
+  return out;
+}
+
+bool annotation_value_kept(const std::string& key) {
+  // Keys the engines set themselves, whose values say what the container is. Everything else
+  // (kubectl's last-applied-configuration, operators' annotations, ...) may carry credentials.
+  static constexpr const char* kKeptPrefixes[] = {"io.kubernetes.cri.", "io.kubernetes.cri-o.", "io.containerd.",
+                                                  "org.opencontainers.image.", "io.podman.annotations."};
+  // Copies of every pod annotation, under an engine's prefix.
+  static constexpr const char* kDropped[] = {"io.kubernetes.cri.pod-annotations", "io.kubernetes.cri-o.Annotations"};
+  for (const char* d : kDropped) {
+    if (key == d) return false;
+  }
+  for (const char* p : kKeptPrefixes) {
+    if (key.rfind(p, 0) == 0) return true;
+  }
+  return false;
+}
+
+namespace {
+
+// `record` with context.annotations' values redacted (annotation_value_kept), or nullopt when
+// nothing needs redacting.
+std::optional<Json> redacted_record(const Json& record) {
+  auto ctx = record.find("context");
+  if (ctx == record.end() || !ctx->is_object()) return std::nullopt;
+  auto ann = ctx->find("annotations");
+  if (ann == ctx->end() || !ann->is_object()) return std::nullopt;
+  bool needed = false;
+  for (const auto& [k, v] : ann->items()) {
+    if (!annotation_value_kept(k) && v != kRedacted) needed = true;
+  }
+  if (!needed) return std::nullopt;
+  Json out = record;
+  for (auto& [k, v] : out["context"]["annotations"].items()) {
+    if (!annotation_value_kept(k)) v = kRedacted;
+  }
+  return out;
 }
 
 // decision.findings / decision.mutations / allowed / mode / override (policy::decision_to_json).
@@ -38,6 +105,7 @@ Status read_decision(const Json& d, const std::string& where, ContainerRecord& r
           if (x.is_string()) fi.benchmarks.push_back(x.get<std::string>());
         }
       }
+      if (fi.benchmarks.empty()) fi.benchmarks = finding_benchmarks(fi.id, fi.control);
       r.findings.push_back(std::move(fi));
     }
   }
@@ -91,7 +159,15 @@ Result<ContainerRecord> record_from_json(const Json& record, std::string text) {
   r.policy_source = str(sub(record, "policy"), "source");
   r.command = str(record, "command");
   r.attestation_verdict = str(sub(record, "attestation"), "verdict");
-  r.record_json = text.empty() ? dump_json(record) : std::move(text);
+  // Served to operators (GetContainer, explain): annotation values that may be secrets are
+  // redacted; text that is not valid UTF-8 (proto3 strings must be) is serialised again.
+  if (auto redacted = redacted_record(record)) {
+    r.record_json = text.empty() ? dump_json(*redacted) : dump_json(*redacted, 2) + "\n";
+  } else if (text.empty()) {
+    r.record_json = dump_json(record);
+  } else {
+    r.record_json = valid_utf8(text) ? std::move(text) : dump_json(record, 2) + "\n";
+  }
   return r;
 }
 
@@ -132,11 +208,11 @@ void Store::enter_state_locked(Entry& e) {
   const std::string& s = e.record.state;
   if (s == "denied") {
     ++denied_;
-    archived_bytes_ += e.record.record_json.size();
+    archived_bytes_ += e.record_json.size();
     denied_order_.emplace_back(e.record.id, e.generation);
   } else if (s == "deleted") {
     ++deleted_;
-    archived_bytes_ += e.record.record_json.size();
+    archived_bytes_ += e.record_json.size();
     deleted_order_.emplace_back(e.record.id, e.generation);
   } else {
     ++created_;
@@ -147,7 +223,7 @@ void Store::leave_state_locked(const Entry& e) {
   const std::string& s = e.record.state;
   if (s == "denied" || s == "deleted") {
     (s == "denied" ? denied_ : deleted_)--;
-    archived_bytes_ -= std::min(archived_bytes_, e.record.record_json.size());
+    archived_bytes_ -= std::min(archived_bytes_, e.record_json.size());
   } else {
     --created_;
   }
@@ -203,7 +279,7 @@ void Store::put_locked(ContainerRecord r) {
   auto it = records_.find(r.id);
   if (it != records_.end()) {
     const ContainerRecord& old = it->second.record;
-    if (old.decided_at_ns == r.decided_at_ns && (r.decided_at_ns != 0 || old.record_json == r.record_json)) {
+    if (old.decided_at_ns == r.decided_at_ns && (r.decided_at_ns != 0 || it->second.record_json == r.record_json)) {
       // The same decision again (a frame after the disk scan found it, or the reverse).
       r.monitor_events = old.monitor_events;
       r.learned_at_ns = old.learned_at_ns;
@@ -218,6 +294,8 @@ void Store::put_locked(ContainerRecord r) {
   }
   std::string id = r.id;
   Entry& e = records_[id];
+  e.record_json = std::move(r.record_json);
+  r.record_json.clear();
   e.record = std::move(r);
   enter_state_locked(e);
   evict_locked();
@@ -273,7 +351,9 @@ std::optional<ContainerRecord> Store::get(const std::string& id) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = records_.find(id);
   if (it == records_.end()) return std::nullopt;
-  return it->second.record;
+  ContainerRecord r = it->second.record;
+  r.record_json = it->second.record_json;
+  return r;
 }
 
 std::vector<ContainerRecord> Store::list(bool include_deleted, const std::string& ns) const {

@@ -11,6 +11,11 @@
 // oldest (by when they entered that state) are dropped first, so a crash-looping pod or a
 // hostile flood of refusals cannot grow the agent without bound.
 //
+// Secrets: decision records carry every OCI annotation's value (policy::context_to_json), and
+// the agent serves record_json to operators. Only the values of keys the engines set themselves
+// (annotation_value_kept) are kept; every other value is replaced by kRedacted, in records from
+// frames and from disk alike.
+//
 // Thread-safety: every method may be called from any thread; records are returned by value.
 #pragma once
 
@@ -65,8 +70,23 @@ struct ContainerRecord {
   std::vector<std::string> denying_controls() const;
 };
 
+inline constexpr const char* kRedacted = "<redacted>";
+
+// Whether an annotation's value stays in a served decision record: keys starting with
+// io.kubernetes.cri., io.kubernetes.cri-o., io.containerd., org.opencontainers.image. or
+// io.podman.annotations., except the pod-annotation copies io.kubernetes.cri.pod-annotations and
+// io.kubernetes.cri-o.Annotations.
+bool annotation_value_kept(const std::string& key);
+
+// The CIS / PSS items of a finding ("CIS 5.5", "PSS baseline: Privileged Containers") from the
+// policy catalog, by finding id (or its id family, or its control name); empty when unknown.
+std::vector<std::string> finding_benchmarks(const std::string& id, const std::string& control);
+
 // A record from a decision record object (decision.json, or a `decision` frame's "record").
-// `text` is kept as record_json (empty: the compact dump of `record`). The id must satisfy
+// `text` is kept as record_json (empty: the compact dump of `record`) unless annotation values
+// were redacted or it is not valid UTF-8 (then `record` is serialised again, indented like the
+// runtime writes decision.json when `text` was given). Findings without benchmarks get the
+// catalog's (finding_benchmarks). The id must satisfy
 // runc's id rule (it names a directory under stateDir). kInvalidArgument naming the field.
 Result<ContainerRecord> record_from_json(const Json& record, std::string text);
 
@@ -93,9 +113,11 @@ class Store {
   // One more event from this container's monitor. False when unknown.
   bool count_monitor_event(const std::string& id);
 
+  // The record, record_json included.
   std::optional<ContainerRecord> get(const std::string& id) const;
   // Records not deleted (or all with include_deleted), in a Kubernetes namespace when `ns` is
-  // not empty; ordered by decided_at, then id.
+  // not empty; ordered by decided_at, then id. Without record_json (ListContainers leaves it
+  // out; GetContainer has it), so a listing copies each record once and no decision record.
   std::vector<ContainerRecord> list(bool include_deleted, const std::string& ns) const;
   // The records in state "created": what reconcile checks.
   struct Live {
@@ -113,7 +135,8 @@ class Store {
 
  private:
   struct Entry {
-    ContainerRecord record;
+    ContainerRecord record;   // record.record_json is empty: it lives beside it
+    std::string record_json;
     uint64_t generation = 0;  // which put() made it; tells stale eviction entries apart
   };
   void put_locked(ContainerRecord r);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "agent_fixture.h"
@@ -64,6 +65,7 @@ TEST_F(AgentTest, PingAndUnknownOp) {
 
 TEST_F(AgentTest, DecisionAndEventFramesReachStoreAndRing) {
   start_agent();
+  write_state("web-1");  // the runtime writes decision.json before it sends the frame
   FrameClient c(internal_socket());
   ASSERT_TRUE(c.send(frame::message("decision", {{"record", decision_record("web-1", true)}, {"event", decision_event("web-1", true)}})));
   ASSERT_TRUE(c.send(frame::message("decision", {{"record", decision_record("bad-1", false)}, {"event", decision_event("bad-1", false)}})));
@@ -128,6 +130,7 @@ TEST_F(AgentTest, MonitorStatsMergeIntoTheHistogram) {
 
 TEST_F(AgentTest, DeletedFramePublishesALifecycleEvent) {
   start_agent();
+  write_state("web-1");
   FrameClient c(internal_socket());
   ASSERT_TRUE(c.send(frame::message("decision", {{"record", decision_record("web-1", true)}})));
   ASSERT_TRUE(c.send(frame::message("deleted", {{"container", "web-1"}})));
@@ -161,6 +164,64 @@ TEST_F(AgentTest, ImageDigestErrorsCarryACode) {
   EXPECT_EQ((*r)["code"], "unavailable");
   EXPECT_NE((*r)["error"].get<std::string>().find("containerd"), std::string::npos);
   EXPECT_NE(agent->metrics().render().find("runguard_digest_lookups_total{result=\"error\"} 1"), std::string::npos);
+}
+
+// Regression: the namespace went into gRPC metadata unchecked, and a byte outside 0x20..0x7E
+// made grpc++ abort: one frame killed runguardd.
+TEST_F(AgentTest, ImageDigestRefusesHostileNamesBeforeGrpc) {
+  start_agent();
+  FrameClient c(internal_socket());
+  std::vector<Json> bad = {
+      {{"namespace", "k8s.io\n"}, {"container", "c1"}},
+      {{"namespace", std::string("k8s\0io", 7)}, {"container", "c1"}},
+      {{"namespace", "k8s\x7f"}, {"image", "nginx"}},
+      {{"namespace", "caf\xc3\xa9"}, {"image", "nginx"}},
+      {{"namespace", std::string(77, 'a')}, {"image", "nginx"}},
+      {{"namespace", "-k8s"}, {"image", "nginx"}},
+      {{"namespace", "k8s."}, {"image", "nginx"}},
+      {{"namespace", "k8s io"}, {"image", "nginx"}},
+      {{"namespace", "k8s.io"}, {"container", "c\r1"}},
+      {{"namespace", "k8s.io"}, {"image", "nginx\x01"}},
+      {{"namespace", "k8s.io"}, {"image", std::string(4097, 'n')}},
+  };
+  for (const Json& fields : bad) {
+    ASSERT_TRUE(c.send(frame::message("image.digest", fields)));
+    auto r = c.read();
+    ASSERT_TRUE(r) << fields.dump();
+    EXPECT_EQ((*r)["ok"], false);
+    EXPECT_EQ((*r)["code"], "invalid") << fields.dump() << " -> " << r->dump();
+  }
+  ASSERT_TRUE(c.send(frame::message("ping")));
+  EXPECT_TRUE(c.read());  // still alive
+  EXPECT_EQ(agent->status().counters.at("digest_lookups"), 0u);  // nothing reached containerd
+}
+
+TEST(ContainerdClient, ChecksItsInputsBeforeTouchingGrpc) {
+  EXPECT_TRUE(check_containerd_namespace("k8s.io").is_ok());
+  EXPECT_TRUE(check_containerd_namespace("a").is_ok());
+  EXPECT_TRUE(check_containerd_namespace("moby_1-x.y").is_ok());
+  EXPECT_TRUE(check_containerd_namespace(std::string(76, 'a')).is_ok());
+  for (const std::string& ns : {std::string(), std::string(77, 'a'), std::string("a\n"), std::string("a b"), std::string("_a"),
+                                std::string("a-"), std::string("a/b"), std::string("caf\xc3\xa9")}) {
+    auto s = check_containerd_namespace(ns);
+    EXPECT_EQ(s.code(), runguard::Code::kInvalidArgument) << ns;
+    EXPECT_EQ(s.message().find('\n'), std::string::npos);  // the bytes checked are never echoed
+  }
+  EXPECT_TRUE(check_lookup_name("image name", "docker.io/library/nginx:1.27@sha256:" + std::string(64, 'a')).is_ok());
+  EXPECT_FALSE(check_lookup_name("image name", "nginx\t").is_ok());
+  EXPECT_FALSE(check_lookup_name("image name", std::string(4097, 'x')).is_ok());
+  EXPECT_TRUE(check_lookup_name("image name", std::string(4096, 'x')).is_ok());
+  // runguardctl's helper calls ContainerdClient directly: it refuses too, without connecting.
+  TempDir dir;
+  ContainerdClient client(dir / "none.sock");
+  auto img = client.image("k8s.io\n", "nginx", 100ms);
+  ASSERT_FALSE(img.is_ok());
+  EXPECT_EQ(img.status().code(), runguard::Code::kInvalidArgument);
+  auto ctr = client.container_image("k8s.io", "c\x01", 100ms);
+  ASSERT_FALSE(ctr.is_ok());
+  EXPECT_EQ(ctr.status().code(), runguard::Code::kInvalidArgument);
+  DigestResolver resolver(std::make_shared<ContainerdClient>(dir / "none.sock"), 1s);
+  EXPECT_EQ(resolver.resolve("\x80", "c1", "", 100ms).status().code(), runguard::Code::kInvalidArgument);
 }
 
 TEST_F(AgentTest, SlowContainerdDoesNotStallFrames) {
@@ -221,6 +282,92 @@ TEST_F(AgentTest, StartupLoadsStateDirsMonitorsAndTheEventsTail) {
   EXPECT_EQ(agent->status().counters.at("events_replayed"), 4u);
 }
 
+// Regression: an allowed decision frame alone made a live (uncapped) record, kept until
+// reconcile; the runtime writes decision.json before it sends the frame.
+TEST_F(AgentTest, AllowedDecisionWithoutItsDecisionFileIsNotLive) {
+  start_agent();
+  FrameClient c(internal_socket());
+  for (int i = 0; i < 50; ++i) {
+    std::string id = "bogus-" + std::to_string(i);
+    ASSERT_TRUE(c.send(frame::message("decision", {{"record", decision_record(id, true)}, {"event", decision_event(id, true)}})));
+  }
+  write_state("real-1");
+  ASSERT_TRUE(c.send(frame::message("decision", {{"record", decision_record("real-1", true)}, {"event", decision_event("real-1", true)}})));
+  ASSERT_TRUE(c.send(frame::message("decision", {{"record", decision_record("refused-1", false)}, {"event", decision_event("refused-1", false)}})));
+  ASSERT_TRUE(c.send(frame::message("ping")));
+  ASSERT_TRUE(c.read());
+  EXPECT_FALSE(agent->store().get("bogus-0"));
+  EXPECT_EQ(agent->store().counts().created, 1u);
+  EXPECT_EQ(agent->store().get("real-1")->state, "created");
+  EXPECT_EQ(agent->store().get("refused-1")->state, "denied");  // refusals have no state directory
+  EXPECT_EQ(agent->ring().size(), 52u);  // every event still reaches the ring
+  EXPECT_EQ(agent->status().counters.at("containers_created"), 1u);
+  EXPECT_EQ(agent->status().counters.at("invalid_notifications"), 50u);
+}
+
+// Regression: lines appended to the events file after the start-up replay read it and before
+// the internal socket was bound (their frames found no agent) never reached the ring.
+TEST_F(AgentTest, EventsAppendedWhileStartingAreCaughtUpOnce) {
+  write_text(events_path(), runguard::dump_json(monitor_event("c", "before", "Notice")) + "\n");
+  make_agent();
+  agent.reset();
+  auto o = options();
+  Json twice = monitor_event("c", "appended and sent", "Notice");
+  o.before_sockets = [&] {
+    std::ofstream out(events_path(), std::ios::app);
+    out << runguard::dump_json(monitor_event("c", "appended", "Notice")) << "\n";
+    out << runguard::dump_json(decision_event("refused-while-starting", false)) << "\n";
+    out << runguard::dump_json(twice) << "\n";
+    out << "{\"partial\":";  // still being written: not read
+  };
+  agent = std::move(Agent::create(o, log)).value();
+  ASSERT_TRUE(agent->start().is_ok());
+  auto rules = [&] {
+    std::vector<std::string> out;
+    for (const auto& e : agent->ring().replay({}, 100)) out.push_back(e->rule);
+    return out;
+  };
+  EXPECT_EQ(rules(), (std::vector<std::string>{"before", "appended", "runguard decision", "appended and sent"}));
+  EXPECT_EQ(agent->store().get("refused-while-starting")->state, "denied");
+  // The producer's frame for a line the catch-up published arrives late: not published again.
+  FrameClient c(internal_socket());
+  ASSERT_TRUE(c.send(frame::message("event", {{"event", twice}})));
+  ASSERT_TRUE(c.send(frame::message("event", {{"event", monitor_event("c", "new", "Notice")}})));
+  ASSERT_TRUE(c.send(frame::message("ping")));
+  ASSERT_TRUE(c.read());
+  EXPECT_EQ(rules(), (std::vector<std::string>{"before", "appended", "runguard decision", "appended and sent", "new"}));
+  // ... but the same line sent again later is a new event.
+  ASSERT_TRUE(c.send(frame::message("event", {{"event", twice}})));
+  ASSERT_TRUE(c.send(frame::message("ping")));
+  ASSERT_TRUE(c.read());
+  EXPECT_EQ(agent->ring().size(), 6u);
+}
+
+TEST_F(AgentTest, RefusalReplayedThenAllowedWhileStartingIsHistory) {
+  write_text(events_path(), runguard::dump_json(decision_event("flip", false)) + "\n");
+  make_agent();
+  agent.reset();
+  auto o = options();
+  o.before_sockets = [&] {
+    std::ofstream(events_path(), std::ios::app) << runguard::dump_json(decision_event("flip", true)) << "\n";
+  };
+  agent = std::move(Agent::create(o, log)).value();
+  ASSERT_TRUE(agent->start().is_ok());
+  EXPECT_EQ(agent->ring().size(), 2u);
+  EXPECT_FALSE(agent->store().get("flip"));
+}
+
+TEST_F(AgentTest, EventsFileCreatedWhileStartingIsCaughtUp) {
+  make_agent();
+  agent.reset();
+  auto o = options();
+  o.before_sockets = [&] { write_text(events_path(), runguard::dump_json(monitor_event("c", "first", "Notice")) + "\n"); };
+  agent = std::move(Agent::create(o, log)).value();
+  ASSERT_TRUE(agent->start().is_ok());
+  ASSERT_EQ(agent->ring().size(), 1u);
+  EXPECT_EQ(agent->ring().replay({}, 1)[0]->rule, "first");
+}
+
 TEST_F(AgentTest, OnlyTheTailOfAHugeEventsFileIsReplayed) {
   std::string lines;
   for (int i = 0; i < 2000; ++i) lines += runguard::dump_json(monitor_event("c" + std::to_string(i), "r", "Notice")) + "\n";
@@ -265,10 +412,12 @@ TEST_F(AgentTest, ReconcileGraceForFreshRecords) {
   o.deleted_grace = std::chrono::hours(1);
   agent = std::move(Agent::create(o, log)).value();
   ASSERT_TRUE(agent->start().is_ok());
+  write_state("fresh");
   FrameClient c(internal_socket());
   ASSERT_TRUE(c.send(frame::message("decision", {{"record", decision_record("fresh", true)}})));
   ASSERT_TRUE(eventually([&] { return agent->store().get("fresh").has_value(); }));
-  agent->reconcile();  // its state directory is not there (yet): not deleted within the grace
+  std::filesystem::remove_all(state_dir() + "/fresh");
+  agent->reconcile();  // its state directory is not visible: not deleted within the grace
   EXPECT_EQ(agent->store().get("fresh")->state, "created");
 }
 

@@ -219,6 +219,54 @@ TEST_F(InternalServerTest, IdleConnectionsAreClosed) {
   EXPECT_GE(std::chrono::steady_clock::now() - start, 200ms);
 }
 
+// Regression: a monitor's long-lived connection was closed after the idle timeout; a frame it
+// sent at that moment was lost.
+TEST_F(InternalServerTest, SendersOfNotificationsAreNotClosedWhenIdle) {
+  server->stop();
+  InternalServer::Options o;
+  o.idle_timeout = 300ms;
+  start(o);
+  FrameClient monitor(path());
+  ASSERT_TRUE(monitor.send(frame::message("event", {{"n", 1}})));
+  FrameClient pinger(path());
+  ASSERT_TRUE(pinger.send(frame::message("ping")));
+  ASSERT_TRUE(pinger.read());
+  EXPECT_TRUE(pinger.closed_within(2s));        // a request-only peer: closed as before
+  EXPECT_FALSE(monitor.closed_within(1200ms));  // quiet for four idle timeouts: still open
+  ASSERT_TRUE(monitor.send(frame::message("event", {{"n", 2}})));
+  ASSERT_TRUE(monitor.send(frame::message("ping")));
+  EXPECT_TRUE(monitor.read());
+  EXPECT_EQ(handler.count("event"), 2u);
+  // The partial-frame timeout still applies to it.
+  std::string f = *frame::encode(frame::message("event"));
+  ASSERT_TRUE(monitor.send_raw(f.substr(0, 6)));
+  EXPECT_TRUE(monitor.closed_within(2s));
+}
+
+TEST_F(InternalServerTest, QuietSendersMakeRoomWhenEveryConnectionIsTaken) {
+  server->stop();
+  InternalServer::Options o;
+  o.idle_timeout = 200ms;
+  o.max_connections = 4;
+  start(o);
+  std::vector<std::unique_ptr<FrameClient>> monitors;
+  for (int i = 0; i < 4; ++i) {
+    monitors.push_back(std::make_unique<FrameClient>(path()));
+    ASSERT_TRUE(monitors.back()->send(frame::message("event")));
+    ASSERT_TRUE(monitors.back()->send(frame::message("ping")));
+    ASSERT_TRUE(monitors.back()->read());
+  }
+  FrameClient early(path());  // the monitors are not quiet for long enough yet: refused
+  ASSERT_TRUE(early.closed_within(1s));
+  std::this_thread::sleep_for(400ms);
+  FrameClient late(path());  // now the longest quiet one makes room
+  ASSERT_TRUE(late.send(frame::message("ping")));
+  EXPECT_TRUE(late.read());
+  size_t closed = 0;
+  for (auto& m : monitors) closed += m->closed_within(100ms) ? 1 : 0;
+  EXPECT_EQ(closed, 1u);
+}
+
 TEST_F(InternalServerTest, AsyncReplyDoesNotStallTheLoop) {
   FrameClient waiting(path());
   ASSERT_TRUE(waiting.send(frame::message("slow")));

@@ -168,6 +168,31 @@ TEST(Metrics, LabelValuesAreEscaped) {
   expect_parses(out);
 }
 
+// Regression: label values were unbounded (rule names come from frames of up to 1 MiB), so
+// 1000 series could hold a gigabyte.
+TEST(Metrics, LabelValuesAreCappedAtACharacterBoundary) {
+  Metrics m;
+  std::string huge(1u << 20, 'r');
+  m.add("runguard_monitor_events_total", {{"rule", huge}, {"action", "alert"}});
+  m.add("runguard_monitor_events_total", {{"rule", huge + "-other-tail"}, {"action", "alert"}});  // same first 128 bytes
+  // 127 ASCII bytes then a 2-byte character that would straddle byte 128.
+  m.add("runguard_containers_denied_total", {{"control", std::string(127, 'c') + "\xc3\xa9" + "tail"}});
+  m.add("runguard_containers_created_total", {{"engine", std::string(128, 'e')}});  // exactly the cap: kept whole
+  m.add("runguard_attestation_verdicts_total", {{"verdict", "bad \xff byte"}});
+  std::string out = m.render();
+  EXPECT_LT(out.size(), 8192u);
+  EXPECT_EQ(samples(out, "runguard_monitor_events_total"),
+            (std::vector<std::string>{"runguard_monitor_events_total{action=\"alert\",rule=\"" + std::string(128, 'r') +
+                                      "\xE2\x80\xA6\"} 2"}));
+  EXPECT_EQ(samples(out, "runguard_containers_denied_total"),
+            (std::vector<std::string>{"runguard_containers_denied_total{control=\"" + std::string(127, 'c') + "\xE2\x80\xA6\"} 1"}));
+  EXPECT_EQ(samples(out, "runguard_containers_created_total"),
+            (std::vector<std::string>{"runguard_containers_created_total{engine=\"" + std::string(128, 'e') + "\"} 1"}));
+  EXPECT_EQ(samples(out, "runguard_attestation_verdicts_total"),
+            (std::vector<std::string>{"runguard_attestation_verdicts_total{verdict=\"bad \xEF\xBF\xBD byte\"} 1"}));
+  expect_parses(out);
+}
+
 TEST(Metrics, BadLabelNamesAreMadeValid) {
   Metrics m;
   m.add("runguard_internal_frames_total", {{"op-name", "x"}, {"__reserved", "y"}, {"9lives", "z"}});

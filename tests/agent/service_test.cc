@@ -3,7 +3,9 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
+#include <functional>
 #include <thread>
 
 #include "agent_fixture.h"
@@ -38,8 +40,51 @@ class ServiceTest : public AgentFixture {
     ASSERT_TRUE(c.send(frame::message("ping")));
     ASSERT_TRUE(c.read());  // everything before it was handled
   }
-  static Json decision(const std::string& id, bool allowed, const std::string& ns = "default") {
+  // An allowed decision's frame, after its decision.json (the runtime writes it first).
+  Json decision(const std::string& id, bool allowed, const std::string& ns = "default") {
+    if (allowed) write_text(state_dir() + "/" + id + "/decision.json", runguard::dump_json(decision_record(id, true, ns), 2) + "\n");
     return frame::message("decision", {{"record", decision_record(id, allowed, ns)}, {"event", decision_event(id, allowed, ns)}});
+  }
+  // A new agent on the same directory with `change` applied to its options.
+  void restart(const std::function<void(AgentOptions&)>& change) {
+    agent->stop();
+    agent.reset();
+    AgentOptions o = options();
+    change(o);
+    auto a = Agent::create(o, log);
+    ASSERT_TRUE(a.is_ok());
+    agent = std::move(a).value();
+    ASSERT_TRUE(agent->start().is_ok());
+    channel = grpc::CreateChannel("unix:" + grpc_socket(), grpc::InsecureChannelCredentials());
+    stub = v1::Agent::NewStub(channel);
+  }
+  // `n` events of `bytes` each, straight into the ring.
+  void fill_ring(size_t n, size_t bytes) {
+    for (size_t i = 0; i < n; ++i) {
+      Event e;
+      e.kind = EventKind::kMonitor;
+      e.container = "big";
+      e.rule = "big";
+      e.priority = "Notice";
+      e.json = std::string(bytes, 'x');
+      agent->ring().publish(std::move(e));
+    }
+  }
+  // A channel whose HTTP/2 windows stay small (no BDP probing): a stream nobody reads fills up fast.
+  std::unique_ptr<v1::Agent::Stub> small_window_stub() {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    return v1::Agent::NewStub(grpc::CreateCustomChannel("unix:" + grpc_socket(), grpc::InsecureChannelCredentials(), args));
+  }
+  template <typename P>
+  bool eventually(P pred, std::chrono::milliseconds within = 5s) {
+    auto end = std::chrono::steady_clock::now() + within;
+    while (std::chrono::steady_clock::now() < end) {
+      if (pred()) return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    return pred();
   }
   static Json monitor(const std::string& id, const std::string& rule, const std::string& prio) {
     return frame::message("event", {{"event", monitor_event(id, rule, prio)}});
@@ -302,6 +347,241 @@ TEST_F(ServiceTest, BadPolicyIsRejectedAndTheFileIsUnchanged) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(s.error_message().find(policy_path()), std::string::npos) << s.error_message();
   EXPECT_EQ(agent->status().policy.digest, digest_before);
+}
+
+// A WatchEvents call whose client never reads.
+struct IdleStream {
+  std::unique_ptr<grpc::ClientContext> ctx = std::make_unique<grpc::ClientContext>();
+  std::unique_ptr<grpc::ClientReader<v1::Event>> reader;
+  ~IdleStream() {
+    if (!reader) return;
+    ctx->TryCancel();
+    v1::Event e;
+    while (reader->Read(&e)) {
+    }
+    (void)reader->Finish();
+  }
+};
+
+// Regression: no_follow streams were not counted, a client that does not read blocked its
+// stream's Write forever, and ~80 such streams took every server thread: Status, GetContainer
+// and ReloadPolicy got RESOURCE_EXHAUSTED.
+TEST_F(ServiceTest, NonReadingStreamsCannotStarveUnaryCalls) {
+  send_frames({decision("a", true)});
+  fill_ring(16, 256u << 10);  // 4 MiB to replay: far beyond what HTTP/2 buffers for an unread stream
+  auto idle_stub = small_window_stub();
+  constexpr int kStreams = 80;
+  std::vector<std::unique_ptr<IdleStream>> streams;
+  for (int i = 0; i < kStreams; ++i) {
+    v1::WatchEventsRequest req;
+    req.set_last(100);
+    req.set_no_follow(i % 2 == 0);  // half replay-only, half following: both kinds count
+    auto st = std::make_unique<IdleStream>();
+    st->ctx->set_deadline(std::chrono::system_clock::now() + 60s);
+    st->reader = idle_stub->WatchEvents(st->ctx.get(), req);
+    streams.push_back(std::move(st));
+  }
+  // Every stream the server took is now blocked writing to a client that does not read.
+  (void)eventually([&] { return agent->status().watchers == agent->max_watchers(); }, 3s);
+  auto start = std::chrono::steady_clock::now();
+  v1::StatusResponse status;
+  auto c = ctx(2s);
+  grpc::Status s = stub->Status(c.get(), {}, &status);
+  ASSERT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+  EXPECT_EQ(status.watchers(), 64u);
+  v1::GetContainerRequest g;
+  g.set_id("a");
+  v1::GetContainerResponse got;
+  c = ctx(2s);
+  EXPECT_TRUE(stub->GetContainer(c.get(), g, &got).ok());
+  v1::ReloadPolicyResponse reloaded;
+  c = ctx(2s);
+  EXPECT_TRUE(stub->ReloadPolicy(c.get(), {}, &reloaded).ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  // One more stream is refused at once; it does not wait for a thread.
+  v1::WatchEventsRequest req;
+  req.set_no_follow(true);
+  c = ctx(2s);
+  auto extra = stub->WatchEvents(c.get(), req);
+  v1::Event e;
+  EXPECT_FALSE(extra->Read(&e));
+  EXPECT_EQ(extra->Finish().error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  streams.clear();
+  EXPECT_TRUE(eventually([&] { return agent->status().watchers == 0; }));
+}
+
+// A stream whose client stops reading is ended after watch_stall_timeout, freeing its slot; a
+// client that reads is never cut off.
+TEST_F(ServiceTest, StalledStreamIsCancelled) {
+  restart([](AgentOptions& o) { o.watch_stall_timeout = 300ms; });
+  fill_ring(16, 256u << 10);
+  auto idle_stub = small_window_stub();
+  IdleStream stalled;
+  v1::WatchEventsRequest req;
+  req.set_last(100);
+  stalled.reader = idle_stub->WatchEvents(stalled.ctx.get(), req);
+
+  v1::WatchEventsRequest follow;
+  follow.set_container_id("busy");
+  auto rc = ctx(20s);
+  auto reader = stub->WatchEvents(rc.get(), follow);
+  ASSERT_TRUE(eventually([&] { return agent->status().watchers == 2; }, 2s));
+  std::atomic<bool> stop{false};
+  std::thread producer([&] {
+    while (!stop) {
+      Event ev;
+      ev.container = "busy";
+      ev.rule = "tick";
+      ev.json = std::string(64u << 10, 'y');
+      agent->ring().publish(std::move(ev));
+      std::this_thread::sleep_for(5ms);
+    }
+  });
+  // The stalled one goes; the reading one stays.
+  size_t read = 0;
+  v1::Event e;
+  auto start = std::chrono::steady_clock::now();
+  bool stalled_gone = false, reading = true;
+  while (reading && std::chrono::steady_clock::now() - start < 3s) {
+    reading = reader->Read(&e);
+    read += reading ? 1 : 0;
+    if (agent->status().watchers == 1) stalled_gone = true;
+  }
+  stop = true;
+  producer.join();
+  EXPECT_TRUE(reading) << "the reading client's stream ended";
+  EXPECT_TRUE(stalled_gone);
+  EXPECT_GT(read, 50u);
+  EXPECT_EQ(agent->status().watchers, 1u);
+  rc->TryCancel();
+  while (reader->Read(&e)) {
+  }
+  (void)reader->Finish();
+  // The stalled client learns its stream was cancelled.
+  while (stalled.reader->Read(&e)) {
+  }
+  EXPECT_EQ(stalled.reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  stalled.reader.reset();
+}
+
+TEST_F(ServiceTest, ReplayOnlyStreamsCountAgainstTheWatcherCap) {
+  restart([](AgentOptions& o) { o.max_watchers = 2; });
+  fill_ring(16, 256u << 10);
+  auto idle_stub = small_window_stub();
+  std::vector<std::unique_ptr<IdleStream>> streams;
+  for (int i = 0; i < 2; ++i) {
+    v1::WatchEventsRequest req;
+    req.set_last(100);
+    req.set_no_follow(true);
+    streams.push_back(std::make_unique<IdleStream>());
+    streams.back()->reader = idle_stub->WatchEvents(streams.back()->ctx.get(), req);
+  }
+  ASSERT_TRUE(eventually([&] { return agent->status().watchers == 2; }));
+  EXPECT_EQ(agent->ring().watchers(), 0u);  // no subscription: they only replay
+  v1::WatchEventsRequest req;
+  auto c = ctx();
+  auto r = stub->WatchEvents(c.get(), req);
+  v1::Event e;
+  EXPECT_FALSE(r->Read(&e));
+  EXPECT_EQ(r->Finish().error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
+// Regression: record_json (every decision record) went out in every ListContainers response.
+TEST_F(ServiceTest, ListContainersLeavesRecordJsonOut) {
+  send_frames({decision("a", true), decision("b", false)});
+  v1::ListContainersRequest req;
+  req.set_include_deleted(true);
+  v1::ListContainersResponse list;
+  auto c = ctx();
+  ASSERT_TRUE(stub->ListContainers(c.get(), req, &list).ok());
+  ASSERT_EQ(list.containers_size(), 2);
+  for (const auto& ct : list.containers()) {
+    EXPECT_TRUE(ct.record_json().empty()) << ct.id();
+    EXPECT_FALSE(ct.findings().empty());
+  }
+  v1::GetContainerRequest g;
+  g.set_id("b");
+  v1::GetContainerResponse got;
+  c = ctx();
+  ASSERT_TRUE(stub->GetContainer(c.get(), g, &got).ok());
+  EXPECT_FALSE(got.container().record_json().empty());
+}
+
+// Secret hygiene: annotation values that are not the engines' own never leave the agent.
+TEST_F(ServiceTest, AnnotationSecretsAreRedacted) {
+  Json annotations = {{"kubectl.kubernetes.io/last-applied-configuration", R"({"metadata":{},"password": "hunter2"})"},
+                      {"io.kubernetes.cri.sandbox-name", "web-0"}};
+  Json rec = decision_record("from-frame", true);
+  rec["context"]["annotations"] = annotations;
+  write_text(state_dir() + "/from-frame/decision.json", runguard::dump_json(rec, 2) + "\n");
+  Json on_disk = decision_record("from-disk", true);
+  on_disk["context"]["annotations"] = annotations;
+  write_text(state_dir() + "/from-disk/decision.json", runguard::dump_json(on_disk, 2) + "\n");
+  send_frames({frame::message("decision", {{"record", rec}})});
+  agent->reconcile();  // picks up from-disk
+  for (const char* id : {"from-frame", "from-disk"}) {
+    v1::GetContainerRequest g;
+    g.set_id(id);
+    v1::GetContainerResponse got;
+    auto c = ctx();
+    ASSERT_TRUE(stub->GetContainer(c.get(), g, &got).ok()) << id;
+    EXPECT_EQ(got.container().record_json().find("hunter2"), std::string::npos) << got.container().record_json();
+    EXPECT_NE(got.container().record_json().find("<redacted>"), std::string::npos);
+    EXPECT_NE(got.container().record_json().find("web-0"), std::string::npos);
+    EXPECT_EQ(got.DebugString().find("hunter2"), std::string::npos);
+  }
+  v1::ListContainersRequest req;
+  req.set_include_deleted(true);
+  v1::ListContainersResponse list;
+  auto c = ctx();
+  ASSERT_TRUE(stub->ListContainers(c.get(), req, &list).ok());
+  EXPECT_EQ(list.containers_size(), 2);
+  EXPECT_EQ(list.SerializeAsString().find("hunter2"), std::string::npos);
+}
+
+// Regression: Finding.benchmarks was always empty.
+TEST_F(ServiceTest, FindingsCarryCisAndPssItems) {
+  send_frames({decision("b", false)});
+  v1::GetContainerRequest g;
+  g.set_id("b");
+  v1::GetContainerResponse got;
+  auto c = ctx();
+  ASSERT_TRUE(stub->GetContainer(c.get(), g, &got).ok());
+  const auto& f = got.container().findings(0);
+  EXPECT_EQ(f.id(), "RG-PRIV-001");
+  ASSERT_EQ(f.benchmarks_size(), 2);
+  EXPECT_EQ(f.benchmarks(0), "CIS 5.5");
+  EXPECT_EQ(f.benchmarks(1), "PSS baseline: Privileged Containers");
+}
+
+// Regression: an events file line with invalid UTF-8 went verbatim into Event.json, and the
+// client could not parse the message.
+TEST_F(ServiceTest, EventLinesThatAreNotUtf8ReachClientsRepaired) {
+  std::string line = runguard::dump_json(monitor_event("c", "shell", "Notice"));
+  line.insert(line.find("shell"), "\xff\xfe");
+  write_text(events_path(), line + "\n");
+  std::string record = runguard::dump_json(decision_record("web-9", true), 2) + "\n";
+  record.insert(record.find("web-0"), "\xc3");
+  write_text(state_dir() + "/web-9/decision.json", record);
+  restart([](AgentOptions&) {});
+  v1::WatchEventsRequest req;
+  req.set_last(10);
+  req.set_no_follow(true);
+  auto c = ctx();
+  auto reader = stub->WatchEvents(c.get(), req);
+  v1::Event e;
+  ASSERT_TRUE(reader->Read(&e));
+  EXPECT_NE(e.output().find("\xEF\xBF\xBD\xEF\xBF\xBDshell"), std::string::npos) << e.output();
+  EXPECT_TRUE(runguard::parse_json(e.json(), "json").is_ok());
+  EXPECT_FALSE(reader->Read(&e));
+  EXPECT_TRUE(reader->Finish().ok());
+  v1::GetContainerRequest g;
+  g.set_id("web-9");
+  v1::GetContainerResponse got;
+  c = ctx();
+  grpc::Status s = stub->GetContainer(c.get(), g, &got);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_NE(got.container().record_json().find("\xEF\xBF\xBDweb-0"), std::string::npos);
 }
 
 TEST(PolicyState, EmbeddedDefaultsHaveNoFileToWrite) {

@@ -3,12 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <limits>
 #include <thread>
 
 #include "agent_test_util.h"
 #include "event.h"
 #include "event_ring.h"
 #include "store.h"
+#include "text.h"
 
 namespace {
 
@@ -46,6 +48,49 @@ TEST(EventModel, Rfc3339) {
     EXPECT_FALSE(parse_rfc3339_ns(bad)) << bad;
   }
   EXPECT_EQ(format_rfc3339_ns(int64_t{1795939200} * 1000000000 + 42), "2026-11-29T08:00:00.000000042Z");
+}
+
+// Regression: secs * 1e9 overflowed (UB) for years past 2262; such times are not times the
+// agent can hold, and a line carrying one gets its receive time.
+TEST(EventModel, TimesOutsideInt64NanosecondsAreRejected) {
+  for (const char* bad : {"9999-12-31T23:59:59Z", "2263-01-01T00:00:00Z", "2262-04-11T23:47:17Z", "1969-12-31T23:59:59Z",
+                          "0000-01-01T00:00:00Z", "1970-01-01T00:30:00+01:00"}) {
+    EXPECT_FALSE(parse_rfc3339_ns(bad)) << bad;
+  }
+  EXPECT_EQ(parse_rfc3339_ns("2262-04-11T23:47:16.854775807Z"), std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(parse_rfc3339_ns("2262-01-01T00:00:00Z"), int64_t{9214646400} * 1000000000);
+  Json line = monitor_event("c", "r", "Notice");
+  line["time"] = "9999-12-31T23:59:59.999999999Z";
+  auto e = event_from_line(line, "", 42);
+  ASSERT_TRUE(e.is_ok());
+  EXPECT_EQ(e->time_ns, 42);
+}
+
+// Regression: a line kept verbatim that is not valid UTF-8 went into proto3 string fields.
+TEST(EventModel, InvalidUtf8LinesAreRepaired) {
+  std::string text = "{\"output\":\"bad \xff\",\"priority\":\"Notice\",\"rule\":\"r\xc3\"}";
+  auto j = runguard::parse_json(text, "line");
+  ASSERT_TRUE(j.is_ok()) << j.status().message();
+  auto e = event_from_line(*j, text, 1);
+  ASSERT_TRUE(e.is_ok());
+  EXPECT_TRUE(valid_utf8(e->json)) << e->json;
+  EXPECT_TRUE(valid_utf8(e->output));
+  EXPECT_TRUE(valid_utf8(e->rule));
+  EXPECT_EQ(e->json, runguard::dump_json(*j));
+  EXPECT_NE(e->output.find("\xEF\xBF\xBD"), std::string::npos);
+  // A valid line is kept as written.
+  std::string ok = R"({"rule":"r",  "priority":"Notice"})";
+  EXPECT_EQ(event_from_line(*runguard::parse_json(ok, "ok"), ok, 1)->json, ok);
+}
+
+TEST(EventModel, Utf8Helpers) {
+  EXPECT_TRUE(valid_utf8("plain \xc3\xa9"));
+  EXPECT_FALSE(valid_utf8("\xc3"));
+  EXPECT_FALSE(valid_utf8("\xed\xa0\x80"));  // a surrogate
+  EXPECT_EQ(repaired_utf8("a\xff" "b"), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(utf8_prefix("abc", 5), "abc");
+  EXPECT_EQ(utf8_prefix("ab\xc3\xa9", 3), "ab");  // never half a character
+  EXPECT_EQ(utf8_prefix("ab\xc3\xa9", 4), "ab\xc3\xa9");
 }
 
 TEST(EventModel, Priorities) {
@@ -241,6 +286,35 @@ TEST(EventRing, ReplayLargerThanTheQueueIsNotDropped) {
   EXPECT_EQ(got.front()->seq, 1u);
 }
 
+// Regression: the caps raised to hold a replay stayed raised, so a watcher that stopped
+// reading after its replay could pin a replay's worth of events (up to the ring's 128 MiB).
+TEST(EventRing, ReplayCapsAreRestoredOnceTheReplayIsRead) {
+  EventRing ring(100);
+  for (int i = 0; i < 50; ++i) ring.publish(ev("c", "r", "Notice"));
+  auto sub = ring.subscribe({}, 50, 4, 1u << 20);
+  ring.publish(ev("c", "r", "Notice"));  // before the first read: queued behind the replay, nothing lost
+  auto got = sub->next(std::chrono::milliseconds(10));
+  ASSERT_EQ(got.size(), 51u);
+  EXPECT_EQ(got.front()->seq, 1u);
+  EXPECT_EQ(got.back()->seq, 51u);
+  for (int i = 0; i < 20; ++i) ring.publish(ev("c", "r", "Notice"));
+  got = sub->next(std::chrono::milliseconds(10));
+  ASSERT_EQ(got.size(), 5u);  // the normal cap again: 4 events and the "dropped" notice
+  EXPECT_EQ(got[0]->kind, EventKind::kDropped);
+  EXPECT_EQ(got.back()->seq, 71u);
+
+  // The byte cap as well.
+  EventRing big(100);
+  for (int i = 0; i < 20; ++i) big.publish(ev("c", "r", "Notice", EventKind::kMonitor, 10000));
+  auto s2 = big.subscribe({}, 20, 1000, 25000);
+  EXPECT_EQ(s2->next(std::chrono::milliseconds(10)).size(), 20u);
+  for (int i = 0; i < 10; ++i) big.publish(ev("c", "r", "Notice", EventKind::kMonitor, 10000));
+  got = s2->next(std::chrono::milliseconds(10));
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got[0]->kind, EventKind::kDropped);
+  EXPECT_LE(got.size(), 3u);
+}
+
 TEST(EventRing, CloseEndsSubscriptions) {
   EventRing ring(10);
   ring.publish(ev("c", "r", "Notice"));
@@ -315,6 +389,72 @@ TEST(Records, HostileRecordsAreRefused) {
   EXPECT_TRUE(j->findings.empty());
 }
 
+// Secret hygiene: annotation values that are not the engines' own are redacted, from frames
+// (no text) and from disk (text) alike.
+TEST(Records, AnnotationValuesAreRedacted) {
+  Json j = decision_record("web-1", true);
+  j["context"]["annotations"] = {
+      {"kubectl.kubernetes.io/last-applied-configuration", R"({"env":[{"name":"DB","value":"hunter2"}],"password": "hunter2"})"},
+      {"io.kubernetes.cri.sandbox-name", "web-0"},
+      {"io.kubernetes.cri.pod-annotations", R"({"token":"hunter2"})"},
+      {"io.kubernetes.cri-o.Annotations", R"({"token":"hunter2"})"},
+      {"io.kubernetes.cri-o.ContainerType", "container"},
+      {"io.containerd.image.name", "nginx"},
+      {"org.opencontainers.image.source", "https://example.com/src"},
+      {"io.podman.annotations.autoremove", "TRUE"},
+      {"example.com/api-key", "hunter2"}};
+  for (const std::string& text : {std::string(), runguard::dump_json(j, 2) + "\n"}) {
+    auto r = record_from_json(j, text);
+    ASSERT_TRUE(r.is_ok()) << r.status().message();
+    EXPECT_EQ(r->record_json.find("hunter2"), std::string::npos) << r->record_json;
+    auto back = runguard::parse_json(r->record_json, "record_json");
+    ASSERT_TRUE(back.is_ok());
+    const Json& a = (*back)["context"]["annotations"];
+    EXPECT_EQ(a["kubectl.kubernetes.io/last-applied-configuration"], kRedacted);
+    EXPECT_EQ(a["io.kubernetes.cri.pod-annotations"], kRedacted);
+    EXPECT_EQ(a["io.kubernetes.cri-o.Annotations"], kRedacted);
+    EXPECT_EQ(a["example.com/api-key"], kRedacted);
+    EXPECT_EQ(a["io.kubernetes.cri.sandbox-name"], "web-0");
+    EXPECT_EQ(a["io.kubernetes.cri-o.ContainerType"], "container");
+    EXPECT_EQ(a["io.containerd.image.name"], "nginx");
+    EXPECT_EQ(a["org.opencontainers.image.source"], "https://example.com/src");
+    EXPECT_EQ(a["io.podman.annotations.autoremove"], "TRUE");
+    EXPECT_EQ((*back)["decision"], j["decision"]);  // the rest is untouched
+    if (!text.empty()) {
+      EXPECT_NE(r->record_json.find("\n  \"context\""), std::string::npos);  // still laid out like decision.json
+    }
+  }
+}
+
+// Regression: Finding.benchmarks was always empty; the catalog knows them by finding id.
+TEST(Records, FindingsCarryTheCatalogsBenchmarks) {
+  EXPECT_EQ(finding_benchmarks("RG-PRIV-001", ""), (std::vector<std::string>{"CIS 5.5", "PSS baseline: Privileged Containers"}));
+  EXPECT_EQ(finding_benchmarks("RG-RES-004", ""), finding_benchmarks("RG-RES-001", ""));  // the id's family
+  EXPECT_EQ(finding_benchmarks("RG-USER-002", "").front(), "CIS 4.1");  // not RG-USERNS-
+  EXPECT_EQ(finding_benchmarks("X-1", "readonlyRootfs"), (std::vector<std::string>{"CIS 5.13"}));  // the control name
+  EXPECT_TRUE(finding_benchmarks("X-1", "nope").empty());
+  auto d = record_from_json(decision_record("web-2", false), "");
+  ASSERT_TRUE(d.is_ok());
+  ASSERT_EQ(d->findings.size(), 3u);
+  EXPECT_EQ(d->findings[0].benchmarks, (std::vector<std::string>{"CIS 5.5", "PSS baseline: Privileged Containers"}));
+  EXPECT_EQ(d->findings[1].benchmarks.front(), "CIS 5.10");
+  // Benchmarks in the record win.
+  Json j = decision_record("web-3", false);
+  j["decision"]["findings"][0]["benchmarks"] = {"mine"};
+  EXPECT_EQ(record_from_json(j, "")->findings[0].benchmarks, (std::vector<std::string>{"mine"}));
+}
+
+TEST(Records, DiskTextThatIsNotUtf8IsSerialisedAgain) {
+  std::string text = runguard::dump_json(decision_record("web-1", true), 2) + "\n";
+  text.insert(text.find("web-0"), "\xff");
+  auto j = runguard::parse_json(text, "decision.json");
+  ASSERT_TRUE(j.is_ok());
+  auto r = record_from_json(*j, text);
+  ASSERT_TRUE(r.is_ok());
+  EXPECT_TRUE(valid_utf8(r->record_json));
+  EXPECT_NE(r->record_json.find("\xEF\xBF\xBDweb-0"), std::string::npos);
+}
+
 TEST(Records, DeniedFromDecisionEvent) {
   auto r = record_from_decision_event(decision_event("web-3", false, "shop"));
   ASSERT_TRUE(r.is_ok()) << r.status().message();
@@ -362,6 +502,15 @@ TEST(Store, PutGetListAndStates) {
   EXPECT_EQ(s.list(true, "").size(), 3u);
   EXPECT_EQ(s.counts().known(), 2u);
   EXPECT_EQ(s.live().size(), 1u);
+}
+
+TEST(Store, ListLeavesRecordJsonOutGetHasIt) {
+  Store s;
+  s.put(rec("a", true));
+  s.put(rec("b", false));
+  for (const auto& r : s.list(true, "")) EXPECT_TRUE(r.record_json.empty()) << r.id;
+  EXPECT_FALSE(s.get("a")->record_json.empty());
+  EXPECT_FALSE(s.get("b")->record_json.empty());
 }
 
 TEST(Store, SameDecisionAgainKeepsMonitorCounts) {

@@ -8,10 +8,17 @@
 // §3). The image name is a mutable tag for CRI, so the digest is what was pulled under that
 // name at lookup time; the cache keeps it `ttl` at most.
 //
+// Inputs are validated before anything reaches gRPC (kInvalidArgument): the namespace travels
+// in gRPC metadata, where a byte outside 0x20..0x7E makes grpc++ abort the whole process, and
+// names come from frames and argv. Namespaces follow containerd's identifier rule
+// (`^[A-Za-z0-9]([A-Za-z0-9._-]{0,74}[A-Za-z0-9])?$`, at most 76 bytes); image names and
+// container ids are 1..4096 bytes of printable ASCII (0x20..0x7E).
+//
 // Thread-safety: ContainerdClient and DigestResolver may be shared between threads.
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -29,12 +36,22 @@ struct ImageDigest {
   bool cached = false;  // answered from the resolver's cache
 };
 
+inline constexpr size_t kMaxContainerdNamespace = 76;
+inline constexpr size_t kMaxLookupName = 4096;
+
+// containerd's identifier rule for namespaces. Messages never echo the bytes checked.
+Status check_containerd_namespace(const std::string& ns);
+// An image name or container id (`what` names it in the message): 1..kMaxLookupName bytes of
+// printable ASCII.
+Status check_lookup_name(const std::string& what, const std::string& value);
+
 class ContainerdClient {
  public:
   // `socket`: containerd's gRPC unix socket path. No connection is made until the first call.
   explicit ContainerdClient(std::string socket);
   ~ContainerdClient();
 
+  // Both calls check their inputs first (kInvalidArgument, no connection made).
   // The image name of container `id` in `ns`. kNotFound when containerd has no such container,
   // kUnavailable when containerd does not answer within `timeout`.
   Result<std::string> container_image(const std::string& ns, const std::string& id, std::chrono::milliseconds timeout);

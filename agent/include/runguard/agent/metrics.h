@@ -19,6 +19,11 @@
 // Label values are escaped per the exposition format (\\, \", \n). Label cardinality is bounded:
 // at most kMaxSeriesPerFamily series per family, later ones are folded into a series with the
 // label value "other" so a hostile rule file or a flood of ids cannot grow the agent without bound.
+// Label values are bounded too (rule names, control ids, engines and verdicts come from frames
+// of up to 1 MiB): a value longer than kMaxLabelValueBytes keeps its first kMaxLabelValueBytes
+// bytes, cut at a UTF-8 character boundary, followed by "…" (U+2026), so values sharing that
+// prefix share a series; invalid UTF-8 is replaced by U+FFFD. A family is thereby bounded in
+// bytes as well as in series.
 //
 // Thread-safety: every method may be called from any thread.
 #pragma once
@@ -35,6 +40,7 @@
 namespace runguard::agent {
 
 inline constexpr size_t kMaxSeriesPerFamily = 1000;
+inline constexpr size_t kMaxLabelValueBytes = 128;
 
 // Upper bounds (seconds) of the notify round-trip histogram's buckets; +Inf is implicit.
 inline const std::vector<double>& notify_round_trip_buckets() {
