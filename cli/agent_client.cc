@@ -1,14 +1,13 @@
 #include "agent_client.h"
 
 #include <grpcpp/grpcpp.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
 
-#include "runguard/nsutil/fd.h"
+#include "runguard/nsutil/unix_socket.h"
 
 namespace runguard::cli {
 namespace {
@@ -41,23 +40,25 @@ void with_deadline(grpc::ClientContext& ctx, std::chrono::milliseconds timeout =
   ctx.set_deadline(std::chrono::system_clock::now() + timeout);
 }
 
-// A plain connect(2): tells "nothing there" from "something listens" without gRPC's retries.
-Status probe_socket(const std::string& path) {
-  sockaddr_un sa{};
-  if (path.empty() || path.size() >= sizeof sa.sun_path) {
-    return Status(Code::kUnavailable, "agent socket \"" + path + "\" is not a usable unix socket path");
+// A connect(2) of its own: tells "nothing there" from "something listens" without gRPC's
+// retries. Non-blocking with a deadline (nsutil::connect_unix): a hung agent whose backlog is full
+// would hold a blocking connect forever.
+Status probe_socket(const std::string& path, nsutil::Deadline deadline) {
+  auto fd = nsutil::connect_unix(path, deadline);
+  if (fd.is_ok()) return Status::ok();
+  const Status& s = fd.status();
+  if (s.code() == Code::kInvalidArgument) return Status(Code::kUnavailable, "agent socket \"" + path + "\" is not a usable unix socket path");
+  if (nsutil::is_timeout(s)) {
+    return Status(Code::kUnavailable, "runguardd at " + path + " is not accepting connections (its backlog stayed full: hung?)",
+                  ETIMEDOUT);
   }
-  nsutil::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return io_error("socket", errno);
-  sa.sun_family = AF_UNIX;
-  std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0) return Status::ok();
-  int err = errno;
+  int err = s.error_number();
   std::string why = err == ENOENT         ? "no socket there"
                     : err == ECONNREFUSED ? "nothing listens on it"
                     : err == EACCES       ? "permission denied (the socket is root's: run as root)"
-                                          : std::strerror(err);
-  return Status(Code::kUnavailable, "runguardd is not running at " + path + " (" + why + ")");
+                    : err != 0            ? std::strerror(err)
+                                          : s.message();
+  return Status(Code::kUnavailable, "runguardd is not running at " + path + " (" + why + ")", err);
 }
 
 Json finding_json(const v1::Finding& f) {
@@ -95,12 +96,15 @@ std::string format_timestamp(const google::protobuf::Timestamp& ts) {
 }
 
 Result<std::unique_ptr<AgentClient>> AgentClient::connect(const std::string& socket, std::chrono::milliseconds timeout) {
-  RG_RETURN_IF_ERROR(probe_socket(socket));
+  const auto deadline = nsutil::deadline_after(timeout);
+  RG_RETURN_IF_ERROR(probe_socket(socket, deadline));
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);  // a local unix socket: never a proxy
   args.SetMaxReceiveMessageSize(64 << 20);
   auto channel = grpc::CreateCustomChannel("unix:" + socket, grpc::InsecureChannelCredentials(), args);
-  if (!channel->WaitForConnected(std::chrono::system_clock::now() + timeout)) {
+  auto left = std::max(std::chrono::steady_clock::duration::zero(), deadline - std::chrono::steady_clock::now());
+  if (!channel->WaitForConnected(std::chrono::system_clock::now() +
+                                 std::chrono::duration_cast<std::chrono::system_clock::duration>(left))) {
     return Status(Code::kUnavailable, "runguardd at " + socket + " accepts connections but did not answer within " +
                                           seconds_text(timeout));
   }

@@ -2,9 +2,11 @@
 // agent.proto) on its unix socket, and the conversions of its messages into what the commands
 // print (records.h).
 //
-// connect() first tries a plain connect(2) on the socket, so "no agent" (no socket file, nobody
-// listening, not allowed to connect) is known at once and said in one line; then it waits at most
-// `timeout` for the gRPC channel. Every call has a deadline except a followed WatchEvents.
+// connect() first tries a connect(2) of its own on the socket (non-blocking, nsutil::connect_unix),
+// so "no agent" (no socket file, nobody listening, not allowed to connect) is known at once and
+// said in one line, and a hung agent whose listen backlog is full costs at most `timeout`; then it
+// waits for the gRPC channel, both within `timeout` in total. Every call has a deadline except a
+// followed WatchEvents.
 //
 // Thread-safety: one AgentClient per thread (the gRPC stub itself is thread-safe).
 #pragma once
@@ -29,8 +31,8 @@ inline constexpr std::chrono::milliseconds kAgentCallTimeout{10000};
 
 class AgentClient {
  public:
-  // kUnavailable, with the reason ("no socket", "connection refused", "permission denied"),
-  // when no agent answers at `socket` within `timeout`.
+  // kUnavailable, with the reason ("no socket", "connection refused", "permission denied", "its
+  // backlog stayed full"), when no agent answers at `socket` within `timeout`.
   static Result<std::unique_ptr<AgentClient>> connect(const std::string& socket,
                                                       std::chrono::milliseconds timeout = kAgentConnectTimeout);
 

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <limits>
+#include <set>
 
 #include "event_log.h"
 #include "runguard/nsutil/fd.h"
@@ -120,6 +122,34 @@ Result<std::optional<Json>> last_decision_event(const std::string& events_path, 
   auto j = parse_json(t.lines.back(), events_path);
   if (!j.is_ok()) return std::optional<Json>();
   return std::optional<Json>(std::move(j).value());
+}
+
+Result<DeniedScan> denied_from_events(const std::string& events_path, const std::string& state_dir, size_t max_scan_bytes,
+                                      size_t max_rows) {
+  DeniedScan out;
+  // Cheap check only: the lines kept are parsed once below.
+  auto keep = [](std::string_view line) { return line.find("\"decision\"") != std::string_view::npos; };
+  auto t = tail_lines(events_path, std::numeric_limits<size_t>::max(), keep, max_scan_bytes);
+  if (!t.is_ok()) {
+    if (t.status().code() == Code::kNotFound) return out;
+    return t.status();
+  }
+  out.scan_limit_reached = t->scan_limit_reached;
+  std::set<std::string> seen;  // ids whose newest decision was already looked at
+  for (auto it = t->lines.rbegin(); it != t->lines.rend() && out.rows.size() < max_rows; ++it) {
+    auto j = parse_json(*it, events_path);
+    if (!j.is_ok()) continue;
+    auto rec = record_from_decision_event(*j);
+    if (!rec.has_value()) continue;
+    auto row = row_from_record(*rec, "denied");
+    if (!row.has_value() || !seen.insert(row->id).second) continue;
+    if (row->allowed) continue;  // its newest decision let it run: not a refusal (any more)
+    if (plain_name(row->id) && nsutil::path_exists(state_dir + "/" + row->id)) continue;  // created since: live
+    row->monitor = "";
+    out.rows.push_back(std::move(*row));
+  }
+  std::reverse(out.rows.begin(), out.rows.end());
+  return out;
 }
 
 std::string sha256_digest(const std::string& bytes) {

@@ -52,6 +52,24 @@ ContainerRow row_from_disk(const DiskRecord& r, const std::string& proc_root = "
 Result<std::optional<Json>> last_decision_event(const std::string& events_path, const std::string& id,
                                                 size_t max_scan_bytes);
 
+// How much of the events file's end `ps --all` searches for refusals without the agent: as much
+// as runguardd replays at start (docs/agent.md "Start"), so both answers see the same lines.
+inline constexpr size_t kDeniedScanBytes = 16u << 20;
+// At most this many refusals are listed, the newest; runguardd keeps as many denied records.
+inline constexpr size_t kMaxDeniedRows = 1000;
+
+struct DeniedScan {
+  std::vector<ContainerRow> rows;  // state "denied", oldest decision first
+  bool scan_limit_reached = false; // older lines were not searched
+};
+
+// The containers refused according to the decision events in the last `max_scan_bytes` of the
+// events file: for each container id its newest decision event, when that one is a refusal and
+// the id has no state directory under `state_dir` (a later create made it live). A missing file
+// is an empty answer. Lines that do not parse, or are not decision events, are skipped.
+Result<DeniedScan> denied_from_events(const std::string& events_path, const std::string& state_dir,
+                                      size_t max_scan_bytes = kDeniedScanBytes, size_t max_rows = kMaxDeniedRows);
+
 // "sha256:<hex>" of `bytes`.
 std::string sha256_digest(const std::string& bytes);
 

@@ -117,6 +117,7 @@ struct EventsOptions {
   bool follow = false;
 };
 
+// Text mode: format_event_text() escapes what the container chose (process names, paths, argv).
 void print_event(bool json, const std::string& container_id, const std::string& output, const std::string& raw) {
   if (json) std::cout << raw << "\n";
   else std::cout << format_event_text(container_id, output) << "\n";
@@ -131,7 +132,8 @@ int events_from_agent(const NodeContext& node, AgentClient& agent, const EventsO
   req.set_no_follow(!o.follow);
   Status s = agent.watch_events(req, [&](const v1::Event& e) {
     if (e.kind() == "dropped" && !node.json) {
-      std::cerr << "runguardctl: " << (e.output().empty() ? "events were dropped (this reader fell behind)" : e.output()) << "\n";
+      std::cerr << "runguardctl: " << (e.output().empty() ? "events were dropped (this reader fell behind)" : printable(e.output()))
+                << "\n";
       return true;
     }
     print_event(node.json, e.container_id(), e.output(), event_json_line(e));

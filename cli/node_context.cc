@@ -84,7 +84,7 @@ void note_fallback(const NodeContext& node, const std::string& message) {
 void print_json(const Json& j) { std::cout << dump_json(j, 2) << "\n"; }
 
 int fail(const std::string& cmd, const std::string& message, int code) {
-  std::cerr << "runguardctl " << cmd << ": " << message << "\n";
+  std::cerr << "runguardctl " << cmd << ": " << printable(message) << "\n";  // it may quote a record or the agent
   return code;
 }
 

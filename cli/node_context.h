@@ -55,7 +55,7 @@ void note_fallback(const NodeContext& node, const std::string& message);
 // Prints `j` (pretty) on stdout.
 void print_json(const Json& j);
 
-// "runguardctl CMD: message" on stderr; returns `code`.
+// "runguardctl CMD: message" on stderr (message printable()); returns `code`.
 int fail(const std::string& cmd, const std::string& message, int code = 1);
 
 }  // namespace runguard::cli

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
+#include <cstdio>
 #include <initializer_list>
 #include <map>
 
@@ -41,6 +43,39 @@ bool flag(const Json& j, std::initializer_list<const char*> keys, bool fallback)
 
 std::string dash(const std::string& s) { return s.empty() ? "-" : s; }
 
+// A string member for display: str() made printable().
+std::string text(const Json& j, std::initializer_list<const char*> keys) { return printable(str(j, keys)); }
+
+void append_escape(std::string& out, const char* format, unsigned value) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, format, value);
+  out += buf;
+}
+
+// The length of the well-formed UTF-8 sequence at the start of `s` and its code point; 0 when it
+// is not one (a stray continuation byte, an overlong form, a surrogate, past U+10FFFF, cut short).
+size_t utf8_sequence(std::string_view s, uint32_t* cp) {
+  auto c = static_cast<unsigned char>(s[0]);
+  size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+  if (len == 0 || s.size() < len) return 0;
+  uint32_t v = c & (len == 2 ? 0x1F : len == 3 ? 0x0F : 0x07);
+  for (size_t k = 1; k < len; ++k) {
+    auto b = static_cast<unsigned char>(s[k]);
+    if ((b & 0xC0) != 0x80) return 0;
+    v = (v << 6) | (b & 0x3F);
+  }
+  if ((len == 3 && v < 0x800) || (len == 4 && (v < 0x10000 || v > 0x10FFFF)) || (v >= 0xD800 && v <= 0xDFFF)) return 0;
+  *cp = v;
+  return len;
+}
+
+// Code points a terminal acts on or that reorder what is shown: C1 controls, bidi overrides and
+// isolates, line and paragraph separators.
+bool unsafe_code_point(uint32_t cp) {
+  return (cp >= 0x80 && cp <= 0x9F) || (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x2028 ||
+         cp == 0x2029;
+}
+
 std::string plural(size_t n, const std::string& one, const std::string& many) {
   return std::to_string(n) + " " + (n == 1 ? one : many);
 }
@@ -59,6 +94,32 @@ size_t applied_changes(const Json& decision) {
 }
 
 }  // namespace
+
+// ---- text output ----
+
+std::string printable(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  size_t i = 0;
+  while (i < in.size()) {
+    auto c = static_cast<unsigned char>(in[i]);
+    if (c < 0x20 || c == 0x7F) {
+      append_escape(out, "\\x%02x", c);
+      ++i;
+    } else if (c < 0x80) {
+      out += static_cast<char>(c);
+      ++i;
+    } else if (uint32_t cp = 0; size_t len = utf8_sequence(in.substr(i), &cp)) {
+      if (unsafe_code_point(cp)) append_escape(out, "\\u%04x", cp);
+      else out.append(in.substr(i, len));
+      i += len;
+    } else {
+      append_escape(out, "\\x%02x", c);  // not UTF-8: a lone 0x9b is CSI to an 8-bit terminal
+      ++i;
+    }
+  }
+  return out;
+}
 
 // ---- ps ----
 
@@ -95,8 +156,9 @@ std::string render_ps_table(const std::vector<ContainerRow>& rows) {
   cells.push_back({"ID", "IMAGE", "DIGEST", "NAMESPACE/POD", "STATE", "CHANGES", "FINDINGS", "MONITORED"});
   for (const auto& r : rows) {
     std::string ns_pod = r.k8s_namespace.empty() && r.pod.empty() ? "" : dash(r.k8s_namespace) + "/" + dash(r.pod);
-    cells.push_back({dash(r.id), dash(r.image), dash(short_digest(r.digest)), dash(ns_pod), dash(r.state),
-                     std::to_string(r.changes), std::to_string(r.findings), dash(r.monitor)});
+    cells.push_back({dash(printable(r.id)), dash(printable(r.image)), dash(printable(short_digest(r.digest))),
+                     dash(printable(ns_pod)), dash(printable(r.state)), std::to_string(r.changes), std::to_string(r.findings),
+                     dash(printable(r.monitor))});
   }
   std::vector<size_t> width(cells[0].size(), 0);
   for (const auto& row : cells) {
@@ -151,14 +213,14 @@ std::string refs_of(const Json& finding_or_mutation) {
     if (b.is_string()) refs.push_back(b.get<std::string>());
   }
   if (refs.empty()) refs = benchmark_refs(str(finding_or_mutation, {"control"}));
-  return join(refs, ", ");
+  return printable(join(refs, ", "));
 }
 
 void finding_block(std::string& out, const Json& f) {
-  out += "  " + dash(str(f, {"id"})) + "  " + str(f, {"control"});
-  if (std::string sev = str(f, {"severity"}); !sev.empty()) out += "  (" + sev + ")";
-  out += "\n      " + str(f, {"message"}) + "\n";
-  std::string where = str(f, {"pointer"});
+  out += "  " + dash(text(f, {"id"})) + "  " + text(f, {"control"});
+  if (std::string sev = text(f, {"severity"}); !sev.empty()) out += "  (" + sev + ")";
+  out += "\n      " + text(f, {"message"}) + "\n";
+  std::string where = text(f, {"pointer"});
   std::string refs = refs_of(f);
   if (!where.empty()) out += "      at " + where + "\n";
   if (!refs.empty()) out += "      " + refs + "\n";
@@ -179,7 +241,7 @@ std::string mutation_line(const Json& m) {
     if (const Json* v = at(m, {"value"}); v != nullptr) line += " = " + brief_json(*v);
     else if (std::string vj = str(m, {"valueJson"}); !vj.empty()) line += " = " + vj.substr(0, 100);
   }
-  return line;
+  return printable(line);
 }
 
 // Mutations grouped by (id, control), in first-seen order, each with the enforce findings that
@@ -195,9 +257,9 @@ void changes_block(std::string& out, const Json& d, bool applied) {
   }
   auto enforced = findings_with_action(d, "enforce");
   for (const auto& key : order) {
-    out += "  " + dash(key.first) + "  " + key.second + "\n";
+    out += "  " + dash(printable(key.first)) + "  " + printable(key.second) + "\n";
     for (const Json* f : enforced) {
-      if (str(*f, {"id"}) == key.first) out += "      " + str(*f, {"message"}) + "\n";
+      if (str(*f, {"id"}) == key.first) out += "      " + text(*f, {"message"}) + "\n";
     }
     for (const Json* m : groups[key]) out += "      " + mutation_line(*m) + "\n";
     std::string refs = refs_of(*groups[key].front());
@@ -231,9 +293,10 @@ std::string explain_text(const Json& record, const ExplainExtras& x) {
 
   std::string id = str(record, {"id"});
   if (id.empty()) id = str(record, {"context", "id"});
-  std::string out = "container " + dash(id) + "\n";
+  std::string out = "container " + dash(printable(id)) + "\n";
+  // Values are the record's (and the container's): printable() keeps each on its own line.
   auto field = [&out](const std::string& name, const std::string& value) {
-    if (!value.empty()) out += "  " + name + std::string(12 - std::min<size_t>(name.size(), 11), ' ') + value + "\n";
+    if (!value.empty()) out += "  " + name + std::string(12 - std::min<size_t>(name.size(), 11), ' ') + printable(value) + "\n";
   };
   std::string verdict = allowed ? "allowed" : "DENIED";
   if (audit) verdict += " (audit mode: runguard changed and refused nothing, it only recorded)";
@@ -292,23 +355,42 @@ std::string explain_text(const Json& record, const ExplainExtras& x) {
 
 std::optional<Json> record_from_decision_event(const Json& event) {
   if (!event.is_object()) return std::nullopt;
-  const Json* rg = at(event, {"runguard"});
-  if (rg == nullptr || !rg->is_object() || str(*rg, {"kind"}) != "decision") return std::nullopt;
-  if (const Json* rec = at(*rg, {"record"}); rec != nullptr && rec->is_object()) return *rec;
+  // The runtime writes flat "runguard.<key>" members; older lines nest them in "runguard".
+  const Json* nested = at(event, {"runguard"});
+  if (nested != nullptr && !nested->is_object()) nested = nullptr;
+  auto rg = [&](const char* key) -> const Json* {
+    if (const Json* flat = at(event, {(std::string("runguard.") + key).c_str()}); flat != nullptr) return flat;
+    return nested != nullptr ? at(*nested, {key}) : nullptr;
+  };
+  auto rg_str = [&](const char* key) {
+    const Json* v = rg(key);
+    return v != nullptr && v->is_string() ? v->get<std::string>() : std::string();
+  };
+  if (rg_str("kind") != "decision") return std::nullopt;
+  if (const Json* rec = rg("record"); rec != nullptr && rec->is_object()) return *rec;
+  // runguard.container: an object {"id","name","image",...} (the runtime's), or the id (older lines).
+  static const Json kNone = Json::object();
+  const Json* cp = rg("container");
+  const Json& container = cp != nullptr && cp->is_object() ? *cp : kNone;
+  auto pick = [](std::string a, std::string b) { return a.empty() ? b : a; };
+  std::string id = cp != nullptr && cp->is_string() ? cp->get<std::string>() : str(container, {"id"});
+  if (id.empty()) id = str(event, {"output_fields", "container.id"});
   Json r = Json::object();
   r["version"] = 1;
-  r["id"] = str(*rg, {"container"});
-  if (r["id"] == "") r["id"] = str(event, {"output_fields", "container.id"});
+  r["id"] = id;
   r["time"] = str(event, {"time"});
-  r["policy"] = {{"source", str(*rg, {"policy"})}};
-  r["context"] = {{"id", r["id"]},
-                  {"image", str(event, {"output_fields", "container.image"})},
-                  {"imageDigest", str(event, {"output_fields", "container.image.digest"})},
-                  {"namespace", str(event, {"output_fields", "k8s.ns.name"})},
-                  {"pod", str(event, {"output_fields", "k8s.pod.name"})}};
-  const Json* d = at(*rg, {"decision"});
-  r["decision"] = d != nullptr && d->is_object() ? *d : Json::object();
-  if (!r["decision"].contains("allowed")) r["decision"]["allowed"] = str(*rg, {"action"}) != "denied";
+  r["policy"] = {{"source", rg_str("policy")}};
+  r["context"] = {{"id", id},
+                  {"containerName", str(container, {"name"})},
+                  {"image", pick(str(container, {"image"}), str(event, {"output_fields", "container.image"}))},
+                  {"imageDigest", pick(str(container, {"imageDigest"}), str(event, {"output_fields", "container.image.digest"}))},
+                  {"namespace", pick(str(container, {"namespace"}), str(event, {"output_fields", "k8s.ns.name"}))},
+                  {"pod", pick(str(container, {"pod"}), str(event, {"output_fields", "k8s.pod.name"}))}};
+  const Json* d = rg("decision");
+  Json decision = d != nullptr && d->is_object() ? *d : Json::object();
+  auto allowed = decision.find("allowed");
+  if (allowed == decision.end() || !allowed->is_boolean()) decision["allowed"] = rg_str("action") != "denied";
+  r["decision"] = std::move(decision);
   return r;
 }
 
@@ -371,7 +453,7 @@ bool event_matches(const EventLine& e, const EventFilter& f) {
 }
 
 std::string format_event_text(const std::string& container_id, const std::string& output) {
-  return dash(container_id) + " " + output;
+  return dash(printable(container_id)) + " " + printable(output);
 }
 
 }  // namespace runguard::cli

@@ -19,6 +19,18 @@
 
 namespace runguard::cli {
 
+// ---- text output ----
+
+// `text` made safe to print on a terminal, for the text renderers below: container ids, images,
+// pod names, process names, paths and argv in events and records are the container's (or its
+// author's) to choose, and raw control characters would let them move the cursor, rewrite the
+// screen or forge output lines. C0 controls (tab and newline included) and DEL become \xNN, as do
+// bytes that are not UTF-8; C1 controls (U+0080..U+009F) and the bidirectional overrides and
+// isolates (U+202A..U+202E, U+2066..U+2069) and line/paragraph separators (U+2028, U+2029)
+// become \uNNNN. Everything else, including other UTF-8 text, is kept. JSON output needs none of
+// this: the serialiser escapes control characters in strings.
+std::string printable(std::string_view text);
+
 // ---- ps ----
 
 // One container as `runguardctl ps` lists it.
@@ -48,7 +60,7 @@ std::optional<ContainerRow> row_from_record(const Json& record, const std::strin
 std::string short_digest(const std::string& digest);
 
 // The ps table: ID, IMAGE, DIGEST, NAMESPACE/POD, STATE, CHANGES, FINDINGS, MONITORED, columns
-// padded to their widest cell, one header line. Empty cells print "-".
+// padded to their widest cell, one header line. Empty cells print "-"; cells are printable().
 std::string render_ps_table(const std::vector<ContainerRow>& rows);
 
 Json row_to_json(const ContainerRow& row);
@@ -67,7 +79,7 @@ struct ExplainExtras {
 // The decision record for a humans: identity (image, digest, Kubernetes, engine), the policy and
 // override, the verdict, what was denied and why, what was changed (each change with its control
 // id and the CIS Docker Benchmark / Pod Security Standards items the control implements), and
-// the audit-only findings.
+// the audit-only findings. Every value from the record is printable().
 std::string explain_text(const Json& record, const ExplainExtras& extras);
 
 // The CIS / PSS items of a control, by control name ("capabilities" -> {"CIS 5.4", "CIS 5.23",
@@ -75,9 +87,10 @@ std::string explain_text(const Json& record, const ExplainExtras& extras);
 std::vector<std::string> benchmark_refs(const std::string& control);
 
 // A decision record rebuilt from a decision event line (runguard.kind "decision"): what the
-// events file keeps of a container that was refused (it has no state directory). Uses
-// runguard.record when the line carries one, else runguard.decision with output_fields.
-// nullopt when the line is not a decision event.
+// events file keeps of a container that was refused (it has no state directory). Reads the flat
+// "runguard.<key>" members the runtime writes (docs/agent.md "Event lines"), else a nested
+// "runguard" object (older lines); uses its record when the line carries one, else its decision
+// with runguard.container and output_fields. nullopt when the line is not a decision event.
 std::optional<Json> record_from_decision_event(const Json& event);
 
 // ---- events ----
@@ -110,7 +123,7 @@ struct EventFilter {
 
 bool event_matches(const EventLine& e, const EventFilter& f);
 
-// "<container id> <output>" (the id "-" when the line names none).
+// "<container id> <output>" (the id "-" when the line names none), both printable(): one line.
 std::string format_event_text(const std::string& container_id, const std::string& output);
 
 }  // namespace runguard::cli

@@ -1,6 +1,7 @@
 // runguardctl status / ps: the agent's view, or the node's files when runguardd is not running.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "agent_cmds.h"
@@ -138,8 +139,23 @@ int cmd_ps(const std::vector<std::string>& args) {
     note_fallback(*node, "(from on-disk records; " + why + ")");
     auto scan = scan_state_dir(node->state_dir);
     if (!scan.is_ok()) return fail("ps", scan.status().to_string());
-    for (const auto& w : scan->warnings) std::cerr << "runguardctl ps: " << w << "\n";
+    for (const auto& w : scan->warnings) std::cerr << "runguardctl ps: " << printable(w) << "\n";
     for (const auto& r : scan->records) rows.push_back(row_from_disk(r));
+    if (all) {
+      // Refusals leave no state directory: the events file has them, as runguardd's --all does.
+      // (Deleted containers are not listed: the agent knows those only from watching them go.)
+      auto denied = denied_from_events(node->events_path, node->state_dir);
+      if (!denied.is_ok()) {
+        std::cerr << "runguardctl ps: refused containers not listed: " << printable(denied.status().to_string()) << "\n";
+      } else {
+        if (denied->scan_limit_reached) {
+          std::cerr << "runguardctl ps: refused containers: only the last " << human_size(kDeniedScanBytes) << " of "
+                    << node->events_path << " searched\n";
+        }
+        rows.insert(rows.end(), denied->rows.begin(), denied->rows.end());
+        std::stable_sort(rows.begin(), rows.end(), [](const ContainerRow& a, const ContainerRow& b) { return a.time < b.time; });
+      }
+    }
   }
   if (node->json) {
     Json list = Json::array();

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <string_view>
 
 #include "runguard/nsutil/fd.h"
 
@@ -110,10 +111,11 @@ bool reap_until(pid_t pid, int* status, Clock::time_point deadline) {
   }
 }
 
-}  // namespace
+// How long a child that has written its line gets to exit on its own before it is killed.
+constexpr std::chrono::milliseconds kExitGraceAfterLine{50};
 
-Result<CapturedRun> run_captured(const std::string& path, const std::vector<std::string>& argv,
-                                 std::chrono::milliseconds timeout, size_t max_output) {
+Result<CapturedRun> run_captured_impl(const std::string& path, const std::vector<std::string>& argv,
+                                      std::chrono::milliseconds timeout, size_t max_output, bool first_line) {
   const auto deadline = Clock::now() + timeout;
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -130,8 +132,8 @@ Result<CapturedRun> run_captured(const std::string& path, const std::vector<std:
 
   CapturedRun run;
   char buf[4096];
-  bool overflow = false;
-  for (;;) {
+  bool overflow = false, got_line = false;
+  while (!got_line) {
     int left = ms_left(deadline);
     struct pollfd pfd = {rd.get(), POLLIN, 0};
     int r = ::poll(&pfd, 1, left);
@@ -140,17 +142,26 @@ Result<CapturedRun> run_captured(const std::string& path, const std::vector<std:
     ssize_t n = ::read(rd.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;  // EOF: the child closed its stdout (usually: exited)
-    if (run.output.size() + static_cast<size_t>(n) > max_output) {
+    std::string_view chunk(buf, static_cast<size_t>(n));
+    if (first_line) {
+      if (size_t nl = chunk.find('\n'); nl != std::string_view::npos) {
+        chunk = chunk.substr(0, nl + 1);  // the answer; whatever follows it is not read
+        got_line = true;
+      }
+    }
+    if (run.output.size() + chunk.size() > max_output) {
       overflow = true;
       break;
     }
-    run.output.append(buf, static_cast<size_t>(n));
+    run.output.append(chunk);
   }
   rd.reset();
   int status = 0;
-  bool reaped = !overflow && reap_until(pid, &status, deadline);
+  // A child that answered is not waited on past a short grace: its line is what was asked for.
+  bool reaped = !overflow && reap_until(pid, &status, got_line ? std::min(deadline, Clock::now() + kExitGraceAfterLine) : deadline);
   if (!reaped) {
-    run.timed_out = !overflow;
+    run.timed_out = !overflow && !got_line;
+    run.killed_after_line = got_line;
     ::kill(pid, SIGKILL);  // still our unreaped child: the pid cannot name another process
     // A killed process exits at once unless it sleeps uninterruptibly; never wait long for that.
     if (!reap_until(pid, &status, Clock::now() + std::chrono::milliseconds(500))) {
@@ -160,6 +171,18 @@ Result<CapturedRun> run_captured(const std::string& path, const std::vector<std:
   if (status == -1) run.exit_code = -1;
   else run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return run;
+}
+
+}  // namespace
+
+Result<CapturedRun> run_captured(const std::string& path, const std::vector<std::string>& argv,
+                                 std::chrono::milliseconds timeout, size_t max_output) {
+  return run_captured_impl(path, argv, timeout, max_output, false);
+}
+
+Result<CapturedRun> run_captured_line(const std::string& path, const std::vector<std::string>& argv,
+                                      std::chrono::milliseconds timeout, size_t max_line) {
+  return run_captured_impl(path, argv, timeout, max_line, true);
 }
 
 }  // namespace runguard::nsutil

@@ -1,5 +1,7 @@
 #include "agent_client.h"
 
+#include <optional>
+
 #include "runguard/common/frame.h"
 #include "runguard/nsutil/unix_socket.h"
 
@@ -21,7 +23,22 @@ Result<nsutil::UniqueFd> send_frame(const std::string& path, const Json& message
   return std::move(*fd);
 }
 
+Status malformed(const std::string& path, const std::string& what) {
+  return Status(Code::kUnavailable, "agent at " + path + " sent a malformed reply: " + what);
+}
+
+// The reply's string member `key`: `fallback` when absent, nullopt when it is not a string.
+std::optional<std::string> reply_string(const Json& reply, const char* key, std::string fallback) {
+  auto it = reply.find(key);
+  if (it == reply.end()) return fallback;
+  if (!it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
+
+// Every member is checked for its type before it is read: a reply is the agent's (or whatever
+// listens at the socket's) and nlohmann throws on a wrong-typed read.
 Status check_reply(const Json& reply, const std::string& path) {
+  if (!reply.is_object()) return malformed(path, "a JSON " + std::string(json_type_name(reply)) + ", expected an object");
   auto v = reply.find("v");
   if (v == reply.end() || !v->is_number_integer() || v->get<int64_t>() != frame::kProtocolVersion) {
     return Status(Code::kUnavailable, "agent at " + path + " answered with another protocol version (" +
@@ -29,11 +46,13 @@ Status check_reply(const Json& reply, const std::string& path) {
                                           std::to_string(frame::kProtocolVersion));
   }
   auto ok = reply.find("ok");
-  if (ok == reply.end() || !ok->is_boolean()) return Status(Code::kUnavailable, "agent at " + path + " sent a reply without \"ok\"");
+  if (ok == reply.end() || !ok->is_boolean()) return malformed(path, "no boolean \"ok\"");
   if (ok->get<bool>()) return Status::ok();
-  std::string error = reply.value("error", std::string("no reason given"));
-  std::string code = reply.contains("code") && reply["code"].is_string() ? reply["code"].get<std::string>() : "";
-  return Status(agent_error_code(code), "agent: " + error);
+  auto error = reply_string(reply, "error", "no reason given");
+  if (!error) return malformed(path, "\"error\" is a " + std::string(json_type_name(*reply.find("error"))) + ", expected a string");
+  auto code = reply_string(reply, "code", "");
+  if (!code) return malformed(path, "\"code\" is a " + std::string(json_type_name(*reply.find("code"))) + ", expected a string");
+  return Status(agent_error_code(*code), "agent: " + *error);
 }
 
 }  // namespace
@@ -48,7 +67,10 @@ bool agent_not_running(const Status& s) { return nsutil::is_not_listening(s); }
 
 Result<Json> AgentClient::request(const Json& message, std::chrono::milliseconds timeout) const {
   const auto deadline = nsutil::deadline_after(timeout);
-  const std::string op = message.is_object() ? message.value("op", std::string("?")) : "?";
+  std::string op = "?";
+  if (message.is_object()) {
+    if (auto it = message.find("op"); it != message.end() && it->is_string()) op = it->get<std::string>();
+  }
   RG_ASSIGN_OR_RETURN(nsutil::UniqueFd fd, send_frame(path_, message, deadline));
   frame::FrameDecoder decoder;
   char buf[16384];

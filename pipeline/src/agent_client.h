@@ -11,7 +11,9 @@
 //   - the agent answers {"ok":false,"error":E,"code":C}: C "not_found" -> kNotFound, "invalid" ->
 //     kInvalidArgument, "unavailable", another or no code -> kUnavailable; the message is
 //     "agent: E";
-//   - a reply that is not a frame, not version 1 or has no boolean "ok": kUnavailable naming it.
+//   - a reply that is not a frame or not version 1: kUnavailable naming it; one with no boolean
+//     "ok", or an "error" or "code" that is not a string: kUnavailable "agent at P sent a
+//     malformed reply: ..." (no field of a reply is read before its type is checked).
 //
 // Thread-safety: an AgentClient holds only the path; calls on it are independent.
 #pragma once

@@ -1,6 +1,7 @@
 #include "image_digest.h"
 
 #include <algorithm>
+#include <exception>
 #include <vector>
 
 #include "runguard/common/frame.h"
@@ -21,9 +22,16 @@ std::string last_component(std::string path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-std::string optional_string(const Json& j, const char* key) {
+// The string member `key` of the object `j`: "" when absent; an error naming `who` when it is
+// there but not a string (the answer is malformed: nothing of it is used).
+Result<std::string> string_member(const Json& j, const char* key, const std::string& who) {
   auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+  if (it == j.end()) return std::string();
+  if (!it->is_string()) {
+    return Status(Code::kUnavailable, who + " sent a malformed answer: \"" + key + "\" is a " + json_type_name(*it) +
+                                          ", expected a string");
+  }
+  return it->get<std::string>();
 }
 
 // Leaves a little of the kill deadline to the helper for reporting its own timeout.
@@ -62,12 +70,12 @@ bool is_image_digest(std::string_view digest) {
 Result<ImageLookup> image_lookup_from_json(const Json& j, const std::string& via) {
   if (!j.is_object()) return Status(Code::kUnavailable, via + " answered with a JSON " + std::string(json_type_name(j)) + ", expected an object");
   ImageLookup out;
-  out.digest = optional_string(j, "digest");
+  RG_ASSIGN_OR_RETURN(out.digest, string_member(j, "digest", via));
   if (!is_image_digest(out.digest)) {
     return Status(Code::kUnavailable, via + " answered with \"" + out.digest.substr(0, 80) + "\", which is not an image digest (sha256:<64 hex>)");
   }
-  out.image = optional_string(j, "image");
-  out.media_type = optional_string(j, "mediaType");
+  RG_ASSIGN_OR_RETURN(out.image, string_member(j, "image", via));
+  RG_ASSIGN_OR_RETURN(out.media_type, string_member(j, "mediaType", via));
   out.via = via;
   return out;
 }
@@ -80,7 +88,9 @@ Result<ImageLookup> parse_helper_output(const std::string& output, int exit_code
                                           (line.empty() ? "" : ": \"" + line.substr(0, 200) + "\""));
   }
   if (j->contains("error")) {
-    return Status(agent_error_code(optional_string(*j, "code")), "runguardctl helper: " + optional_string(*j, "error"));
+    RG_ASSIGN_OR_RETURN(std::string error, string_member(*j, "error", "runguardctl helper"));
+    RG_ASSIGN_OR_RETURN(std::string code, string_member(*j, "code", "runguardctl helper"));
+    return Status(agent_error_code(code), "runguardctl helper: " + error);
   }
   if (exit_code != 0 && exit_code != -1) {
     return Status(Code::kUnavailable, "runguardctl helper exited " + std::to_string(exit_code) + " without an error message");
@@ -113,13 +123,15 @@ Result<ImageLookup> lookup_image_digest(const policy::AgentSettings& agent, cons
     return Status(Code::kUnavailable, reply.status().message() + ", and runguardctl (the one-shot helper) is not installed at " +
                                           (helper.empty() ? std::string("the runtime's directory") : helper));
   }
-  auto run = nsutil::run_captured(helper, helper_argv(agent, ns, ctx), std::chrono::milliseconds(agent.helper_timeout_ms));
+  // Its one line is the answer: a helper that printed it and is slow to exit (gRPC's threads
+  // winding down) is killed, not reported as timed out.
+  auto run = nsutil::run_captured_line(helper, helper_argv(agent, ns, ctx), std::chrono::milliseconds(agent.helper_timeout_ms));
   if (!run.is_ok()) return Status(run.status()).with_context("runguardctl helper");
   if (run->timed_out) {
-    return Status(Code::kUnavailable, "runguardctl helper did not finish within agent.helperTimeout (" +
+    return Status(Code::kUnavailable, "runguardctl helper did not answer within agent.helperTimeout (" +
                                           std::to_string(agent.helper_timeout_ms) + " ms) and was killed");
   }
-  auto parsed = parse_helper_output(run->output, run->exit_code);
+  auto parsed = parse_helper_output(run->output, run->killed_after_line ? -1 : run->exit_code);
   if (parsed.is_ok()) parsed->via = "helper";
   return parsed;
 }
@@ -134,7 +146,14 @@ void resolve_image_digest(const RuncArgs& args, const policy::Policy& p, const R
   }
   std::string helper;
   if (auto self = nsutil::real_path("/proc/self/exe"); self.is_ok()) helper = self->substr(0, self->rfind('/') + 1) + "runguardctl";
-  auto found = lookup_image_digest(p.agent, ns, ctx, helper);
+  // Every reply is read type-safely; this only keeps an unforeseen throw (an allocation failure)
+  // from aborting a create that already holds a state directory and an id range.
+  Result<ImageLookup> found = Status(Code::kInternal, "lookup did not run");
+  try {
+    found = lookup_image_digest(p.agent, ns, ctx, helper);
+  } catch (const std::exception& e) {
+    found = Status(Code::kInternal, std::string("image digest lookup failed: ") + e.what());
+  }
   if (!found.is_ok()) {
     log.write("warning", what + " (" + found.status().to_string() + ")");
     return;

@@ -8,7 +8,9 @@
 //      runtime: `runguardctl helper image-digest --containerd SOCK --namespace NS --container ID
 //      [--image NAME] --timeout-ms N`, killed at agent.helperTimeout. It prints ONE JSON line:
 //      {"image":"…","digest":"sha256:…","mediaType":"…"} and exits 0, or
-//      {"error":"…","code":"not_found|unavailable|invalid"} and exits 1;
+//      {"error":"…","code":"not_found|unavailable|invalid"} and exits 1. The first line is the
+//      answer: reading stops there, and a helper that has not exited shortly after it is killed
+//      (nsutil::run_captured_line), not reported as timed out;
 //   3. otherwise the digest stays unknown ("") and a warning goes to runc's --log.
 // A failed lookup never refuses the container here and never turns anything off. Containers of
 // other engines (podman, CRI-O, plain runc) cost nothing: no lookup at all; nor when the
@@ -47,9 +49,10 @@ struct ImageLookup {
 // A successful answer of the agent or the helper ({"digest":…,"image":…,"mediaType":…}).
 Result<ImageLookup> image_lookup_from_json(const Json& j, const std::string& via);
 
-// The helper's stdout (its first line) and exit code (-1: unknown) as a lookup or its error; the
-// error's code follows the helper's "code" (not_found -> kNotFound, invalid -> kInvalidArgument,
-// else kUnavailable).
+// The helper's stdout (its first line) and exit code (-1: unknown, or killed after its line) as a
+// lookup or its error; the error's code follows the helper's "code" (not_found -> kNotFound,
+// invalid -> kInvalidArgument, else kUnavailable). A line whose members have the wrong types
+// (an "error" that is not a string, a "digest" that is a number, ...) is kUnavailable, malformed.
 Result<ImageLookup> parse_helper_output(const std::string& output, int exit_code);
 
 // The helper's argv (argv[0] "runguardctl").

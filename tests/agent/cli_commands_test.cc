@@ -12,8 +12,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -96,6 +98,28 @@ std::string denied_line(const std::string& id) {
                                                               {"message", "privileged containers are refused"},
                                                               {"pointer", "/linux/privileged"}}})},
                                    {"mutations", Json::array()}}}}}});
+}
+
+// A decision line as the runtime writes it (flat "runguard.<key>" members,
+// pipeline/src/decision_event.cc).
+std::string flat_decision_line(const std::string& id, const std::string& time, bool allowed) {
+  Json findings = Json::array();
+  if (!allowed) {
+    findings.push_back({{"id", "RG-PRIV-001"}, {"control", "privileged"}, {"severity", "critical"}, {"action", "deny"},
+                        {"message", "privileged containers are refused"}, {"pointer", "/linux/privileged"}});
+  }
+  return runguard::dump_json(
+      {{"time", time},
+       {"rule", "runguard decision"},
+       {"priority", allowed ? "Notice" : "Warning"},
+       {"source", "runguard"},
+       {"output", "container " + id + (allowed ? " allowed" : " denied")},
+       {"output_fields", {{"container.id", id}, {"container.image", "evil:2"}}},
+       {"runguard.kind", "decision"},
+       {"runguard.action", allowed ? "allowed" : "denied"},
+       {"runguard.policy", "/p.yaml"},
+       {"runguard.container", {{"id", id}, {"name", "app"}, {"image", "evil:2"}, {"namespace", "ns"}, {"pod", id + "-pod"}}},
+       {"runguard.decision", {{"allowed", allowed}, {"mode", "enforce"}, {"findings", findings}, {"mutations", Json::array()}}}});
 }
 
 // A node in a temporary directory: policy file, stateDir, events file, agent socket path.
@@ -331,6 +355,103 @@ TEST_F(CliCommands, PsFromDisk) {
   Json j = Json::parse(r.out);
   EXPECT_EQ(j["source"], "disk");
   EXPECT_EQ(j["containers"][1]["monitorPid"], 999999);
+}
+
+// Regression: without the agent, --all ignored refusals (they leave no state directory; the
+// events file has them, and runguardd's --all lists them).
+TEST_F(CliCommands, PsAllFromDiskListsRefusals) {
+  node.add_record(record("web-1", "2026-11-29T08:00:00Z"));
+  node.add_events({
+      flat_decision_line("bad-2", "2026-11-29T08:30:00Z", false),   // the runtime's format
+      denied_line("bad-1"),                                          // nested, older lines (09:00)
+      flat_decision_line("fixed-1", "2026-11-29T07:00:00Z", false),  // refused, then allowed: not a refusal now
+      flat_decision_line("fixed-1", "2026-11-29T07:10:00Z", true),
+      flat_decision_line("web-1", "2026-11-29T07:59:00Z", false),    // refused once, live now (state dir)
+      flat_decision_line("gone-1", "2026-11-29T07:20:00Z", true),    // allowed, later deleted: the agent
+      event_line("bad-2", "r", "Notice", 1),                         //   lists it only after watching it go
+  });
+  auto r = run([&] { return cli::cmd_ps(node.args({})); });
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_FALSE(has(r.out, "bad-")) << "without --all: live containers only\n" << r.out;
+
+  r = run([&] { return cli::cmd_ps(node.args({"--all"})); });
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "ID     IMAGE       DIGEST        NAMESPACE/POD   STATE    CHANGES  FINDINGS  MONITORED\n"
+            "web-1  nginx:1.27  0123456789ab  shop/web-1-pod  created  1        1         no\n"
+            "bad-2  evil:2      -             ns/bad-2-pod    denied   0        1         -\n"
+            "bad-1  evil:1      -             -               denied   0        1         -\n")
+      << r.out;
+
+  r = run([&] { return cli::cmd_ps(node.args({"-a", "--format", "json"})); });
+  Json j = Json::parse(r.out);
+  EXPECT_EQ(j["source"], "disk");
+  ASSERT_EQ(j["containers"].size(), 3u) << r.out;
+  EXPECT_EQ(j["containers"][1]["id"], "bad-2");
+  EXPECT_EQ(j["containers"][1]["state"], "denied");
+  EXPECT_EQ(j["containers"][1]["allowed"], false);
+  EXPECT_TRUE(j["containers"][1]["monitored"].is_null());
+}
+
+TEST_F(CliCommands, ExplainRefusalFromTheRuntimesEventLine) {
+  node.add_events({flat_decision_line("bad-2", "2026-11-29T08:30:00Z", false)});
+  auto r = run([&] { return cli::cmd_explain(node.args({"bad-2"})); });
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_TRUE(has(r.out, "  verdict     DENIED by 1 control\n")) << r.out;
+  EXPECT_TRUE(has(r.out, "  state       denied\n")) << r.out;
+}
+
+// Regression: the liveness probe was a blocking connect(2), which waits for as long as a hung
+// agent's listen backlog stays full. Now it gives up at the connect timeout and falls back.
+TEST_F(CliCommands, HungAgentWithAFullBacklogFallsBackInTime) {
+  int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::strcpy(sa.sun_path, node.socket.c_str());
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  ASSERT_EQ(::listen(listener, 0), 0);  // never accepts
+  std::vector<int> queued;
+  for (int i = 0; i < 64; ++i) {
+    int c = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (::connect(c, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+      ::close(c);
+      ASSERT_EQ(errno, EAGAIN) << std::strerror(errno);
+      break;
+    }
+    queued.push_back(c);
+  }
+  ASSERT_FALSE(queued.empty());
+  ASSERT_LT(queued.size(), 64u) << "the backlog never filled";
+
+  std::promise<Captured> done;
+  auto result = done.get_future();
+  auto t0 = std::chrono::steady_clock::now();
+  std::thread t([&] { done.set_value(run([&] { return cli::cmd_ps(node.args({})); })); });
+  bool finished = result.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+  auto elapsed = std::chrono::steady_clock::now() - t0;
+  if (!finished) ::close(listener);  // wakes a blocked connect, so the thread can be joined
+  t.join();
+  if (finished) ::close(listener);
+  for (int c : queued) ::close(c);
+  ASSERT_TRUE(finished) << "runguardctl ps hung on an agent that does not accept";
+  Captured r = result.get();
+  EXPECT_LT(elapsed, std::chrono::milliseconds(2500));
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_TRUE(has(r.err, "is not accepting connections")) << r.err;
+}
+
+// Regression: event output (process names, paths, argv: the container's to choose) was printed
+// raw in text mode: terminal escapes and forged lines. JSON mode prints the line as stored.
+TEST_F(CliCommands, EventsTextModeEscapesControlCharacters) {
+  Json line = Json::parse(event_line("web\x1b-1", "A", "Notice", 1));
+  line["output"] = "exec \x1b]0;pwned\x07 /bin/sh\nweb-2 forged";
+  node.add_events({runguard::dump_json(line)});
+  auto r = run([&] { return cli::cmd_events(node.args({})); });
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.out, "web\\x1b-1 exec \\x1b]0;pwned\\x07 /bin/sh\\x0aweb-2 forged\n");
+  r = run([&] { return cli::cmd_events(node.args({"--format", "json"})); });
+  EXPECT_EQ(Json::parse(r.out)["output"], line["output"]);
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1);
 }
 
 TEST_F(CliCommands, PsWithNoStateDirYet) {

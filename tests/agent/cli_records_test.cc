@@ -6,7 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -264,6 +266,130 @@ TEST(CliRecords, EventFilters) {
   EXPECT_FALSE(event_matches(e, EventFilter{"", "", std::nullopt, "decision"}));
   e.priority = "Bogus";
   EXPECT_FALSE(event_matches(e, EventFilter{"", "", priority_rank("Debug"), ""})) << "unknown priority fails a priority filter";
+}
+
+// ---- text output of what containers choose (regression: printed raw, so a process name or an
+// image could carry terminal escapes or a newline and forge output lines) ----
+
+TEST(CliRecords, PrintableEscapesControlCharacters) {
+  EXPECT_EQ(printable("plain text: /usr/bin/nginx -g 'daemon off;'"), "plain text: /usr/bin/nginx -g 'daemon off;'");
+  EXPECT_EQ(printable("caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x90\xb3"), "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x90\xb3")
+      << "UTF-8 text is kept";
+  EXPECT_EQ(printable("\x1b[2J\x1b]0;title\x07"), "\\x1b[2J\\x1b]0;title\\x07");
+  EXPECT_EQ(printable("a\nb\rc\td"), "a\\x0ab\\x0dc\\x09d");
+  EXPECT_EQ(printable(std::string("nul\0x", 5)), "nul\\x00x");
+  EXPECT_EQ(printable("del\x7f"), "del\\x7f");
+  EXPECT_EQ(printable("c1 \xc2\x9b" "31m \xc2\x85"), "c1 \\u009b31m \\u0085") << "C1 controls, UTF-8 encoded";
+  EXPECT_EQ(printable("raw \x9b" "31m"), "raw \\x9b31m") << "a lone C1 byte (CSI to an 8-bit terminal)";
+  EXPECT_EQ(printable("bidi \xe2\x80\xae" "cod.exe \xe2\x81\xa6x\xe2\x80\xa8"), "bidi \\u202ecod.exe \\u2066x\\u2028");
+  EXPECT_EQ(printable("bad \xc0\xaf \xed\xa0\x80 \xf5\x80\x80\x80 \xe6\x97"), "bad \\xc0\\xaf \\xed\\xa0\\x80 \\xf5\\x80\\x80\\x80 \\xe6\\x97")
+      << "overlong, surrogate, past U+10FFFF, cut short: byte by byte";
+  EXPECT_EQ(printable(printable("\x1b\n")), printable("\x1b\n")) << "idempotent";
+}
+
+bool has_raw_controls(const std::string& s, bool allow_newline) {
+  for (unsigned char c : s) {
+    if ((c < 0x20 && !(allow_newline && c == '\n')) || c == 0x7f || c == 0x9b) return true;
+  }
+  return false;
+}
+
+TEST(CliRecords, EventTextCannotForgeLinesOrEscapes) {
+  std::string out = format_event_text("web\x1b[31m-1", "08:00:00: Notice exec of \x1b]52;c;AAAA\x07 /tmp/x\nweb-2 forged line");
+  EXPECT_FALSE(has_raw_controls(out, false)) << out;
+  EXPECT_EQ(out, "web\\x1b[31m-1 08:00:00: Notice exec of \\x1b]52;c;AAAA\\x07 /tmp/x\\x0aweb-2 forged line");
+}
+
+TEST(CliRecords, ExplainAndPsEscapeRecordValues) {
+  Json r = allowed_record();
+  r["context"]["image"] = "nginx\x1b[2J:1.27";
+  r["context"]["pod"] = "web\npolicy      forged";
+  r["decision"]["findings"][0]["message"] = "cap \x1b[8m hidden\r";
+  r["decision"]["findings"][0]["pointer"] = "/process/\xc2\x9b";
+  r["decision"]["mutations"][0]["value"] = Json::array({"CAP_\x7f"});
+  r["decision"]["findings"][2]["benchmarks"] = Json::array({"CIS \x1b[1m"});
+  std::string text = explain_text(r, ExplainExtras{"created\x1b", std::nullopt, std::nullopt, "agent", "note\n"});
+  EXPECT_FALSE(has_raw_controls(text, true)) << text;
+  EXPECT_EQ(text.find("\npolicy      forged"), std::string::npos) << text;
+  EXPECT_TRUE(contains(text, "  image       nginx\\x1b[2J:1.27\n")) << text;
+  EXPECT_TRUE(contains(text, "pod web\\x0apolicy      forged")) << text;
+  EXPECT_TRUE(contains(text, "      cap \\x1b[8m hidden\\x0d\n")) << text;
+  EXPECT_TRUE(contains(text, "CAP_\\x7f")) << text;
+  EXPECT_TRUE(contains(text, "      CIS \\x1b[1m\n")) << text;
+
+  ContainerRow row = *row_from_record(r, "created");
+  std::string table = render_ps_table({row});
+  EXPECT_FALSE(has_raw_controls(table, true)) << table;
+  EXPECT_EQ(std::count(table.begin(), table.end(), '\n'), 2) << table;
+  EXPECT_TRUE(contains(table, "nginx\\x1b[2J:1.27")) << table;
+}
+
+// The runtime writes flat "runguard.<key>" members (pipeline/src/decision_event.cc); the record
+// rebuilt from such a line must carry the decision (regression: only a nested "runguard" object
+// was read, so `explain` and `ps --all` without the agent missed every real refusal).
+Json flat_denied_event() {
+  return parse(R"({"time":"2026-11-29T08:04:00.000000001Z","rule":"runguard decision","priority":"Warning",
+    "source":"runguard","hostname":"node-1","tags":["runguard","decision"],
+    "output":"08:04:00.000000001: Warning container bad-2 denied (policy /p.yaml): 0 changes, 1 denial",
+    "output_fields":{"container.id":"bad-2","container.image":"evil:2","container.image.digest":"","k8s.ns.name":"ns","k8s.pod.name":"p"},
+    "runguard.kind":"decision","runguard.action":"denied","runguard.policy":"/p.yaml",
+    "runguard.container":{"id":"bad-2","name":"app","image":"evil:2","imageDigest":"","namespace":"ns","pod":"p"},
+    "runguard.decision":{"allowed":false,"mode":"enforce","override":null,
+      "findings":[{"id":"RG-PRIV-001","control":"privileged","severity":"critical","action":"deny",
+                   "message":"privileged containers are refused","pointer":"/linux/privileged"}],"mutations":[]}})");
+}
+
+TEST(CliRecords, FlatDecisionEventAsTheRuntimeWritesIt) {
+  auto rec = record_from_decision_event(flat_denied_event());
+  ASSERT_TRUE(rec.has_value());
+  EXPECT_EQ((*rec)["id"], "bad-2");
+  EXPECT_EQ((*rec)["context"]["image"], "evil:2");
+  EXPECT_EQ((*rec)["context"]["containerName"], "app");
+  EXPECT_EQ((*rec)["policy"]["source"], "/p.yaml");
+  EXPECT_EQ((*rec)["decision"]["allowed"], false);
+  auto row = row_from_record(*rec, "denied");
+  ASSERT_TRUE(row.has_value());
+  EXPECT_FALSE(row->allowed);
+  EXPECT_EQ(row->findings, 1u);
+  std::string text = explain_text(*rec, ExplainExtras{"denied", std::nullopt, std::nullopt, "events", ""});
+  EXPECT_TRUE(contains(text, "  verdict     DENIED by 1 control\n")) << text;
+  EXPECT_TRUE(contains(text, "RG-PRIV-001  privileged  (critical)\n")) << text;
+  auto line = parse_event_line(dump_json(flat_denied_event()));
+  ASSERT_TRUE(line.has_value());
+  EXPECT_EQ(line->container_id, "bad-2");
+  EXPECT_EQ(line->kind, "decision");
+}
+
+// Wrong-typed members anywhere in an event line or a record: empty fields, never a throw.
+TEST(CliRecords, WrongTypedDecisionEventsNeverThrow) {
+  std::vector<Json> lines;
+  for (const char* key : {"runguard.kind", "runguard.action", "runguard.policy", "runguard.container", "runguard.decision",
+                          "runguard.record", "output_fields", "time", "runguard"}) {
+    for (Json bad : {Json(nullptr), Json(42), Json(true), Json::array({1}), Json("x"), Json::object()}) {
+      Json e = flat_denied_event();
+      e[key] = bad;
+      lines.push_back(e);
+      Json d = flat_denied_event();
+      d["runguard.decision"]["allowed"] = bad;
+      d["runguard.decision"]["findings"] = bad;
+      d["runguard.container"]["id"] = bad;
+      lines.push_back(d);
+    }
+  }
+  for (const Json& e : lines) {
+    EXPECT_NO_THROW({
+      auto rec = record_from_decision_event(e);
+      if (rec.has_value()) {
+        (void)row_from_record(*rec, "denied");
+        (void)explain_text(*rec, ExplainExtras{});
+      }
+      (void)parse_event_line(dump_json(e));
+    }) << dump_json(e);
+  }
+  // A decision whose "allowed" is not a boolean follows runguard.action.
+  Json d = flat_denied_event();
+  d["runguard.decision"]["allowed"] = "no";
+  EXPECT_EQ((*record_from_decision_event(d))["decision"]["allowed"], false);
 }
 
 }  // namespace

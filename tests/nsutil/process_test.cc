@@ -76,5 +76,52 @@ TEST(RunCaptured, MissingProgramExits127) {
   EXPECT_TRUE(r->output.empty());
 }
 
+// run_captured_line: a helper that printed its answer but is slow to exit is not reported as
+// timed out, and its answer is kept (regression: the whole budget was waited for, then the line
+// was thrown away as a timeout).
+TEST(RunCapturedLine, AnswerThenSlowExitKeepsTheLine) {
+  auto start = Clock::now();
+  auto r = run_captured_line("/bin/sh", {"sh", "-c", "echo '{\"digest\":\"x\"}'; echo more; exec sleep 30"}, milliseconds(2000));
+  auto ms = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_FALSE(r->timed_out);
+  EXPECT_TRUE(r->killed_after_line);
+  EXPECT_EQ(r->exit_code, 128 + 9);
+  EXPECT_EQ(r->output, "{\"digest\":\"x\"}\n") << "the first line only";
+  EXPECT_LT(ms, 1000) << "killed shortly after its line, not at the deadline";
+}
+
+TEST(RunCapturedLine, PromptExitKeepsItsStatus) {
+  auto r = run_captured_line("/bin/sh", {"sh", "-c", "printf 'one\\ntwo\\n'; exit 1"}, milliseconds(2000));
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r->output, "one\n");
+  EXPECT_FALSE(r->timed_out);
+  if (!r->killed_after_line) EXPECT_EQ(r->exit_code, 1);  // exited within the grace (the usual case)
+}
+
+TEST(RunCapturedLine, NoLineBeforeTheDeadlineIsATimeout) {
+  auto r = run_captured_line("/bin/sh", {"sh", "-c", "printf 'partial'; exec sleep 30"}, milliseconds(150));
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_TRUE(r->timed_out);
+  EXPECT_FALSE(r->killed_after_line);
+  EXPECT_EQ(r->output, "partial");
+}
+
+TEST(RunCapturedLine, LineWithoutNewlineAtExit) {
+  auto r = run_captured_line("/bin/sh", {"sh", "-c", "printf '{}'"}, milliseconds(2000));
+  ASSERT_TRUE(r.is_ok());
+  EXPECT_EQ(r->output, "{}");
+  EXPECT_EQ(r->exit_code, 0);
+  EXPECT_FALSE(r->timed_out || r->killed_after_line);
+}
+
+TEST(RunCapturedLine, OverlongLineIsCut) {
+  auto r = run_captured_line("/bin/sh", {"sh", "-c", "head -c 100000 /dev/zero; exec sleep 30"}, milliseconds(2000), 1000);
+  ASSERT_TRUE(r.is_ok());
+  EXPECT_LE(r->output.size(), 1000u);
+  EXPECT_FALSE(r->timed_out);
+  EXPECT_EQ(r->exit_code, 128 + 9);
+}
+
 }  // namespace
 }  // namespace runguard::nsutil

@@ -180,8 +180,53 @@ TEST(AgentClient, MalformedAndForeignReplies) {
     FakeAgent agent(dir / "c.sock", FakeAgent::replying(Json{{"v", 1}}));
     auto r = AgentClient(dir / "c.sock").request(digest_request(), milliseconds(1000));
     ASSERT_FALSE(r.is_ok());
-    EXPECT_NE(r.status().message().find("without \"ok\""), std::string::npos) << r.status().message();
+    EXPECT_NE(r.status().message().find("malformed reply: no boolean \"ok\""), std::string::npos) << r.status().message();
   }
+}
+
+// Regression: {"v":1,"ok":false,"error":null} threw nlohmann::type_error out of request() (and
+// aborted `runguard create` half way). Every wrong-typed member is a malformed reply, never a throw.
+TEST(AgentClient, WrongTypedReplyMembersAreMalformedNotThrown) {
+  TempDir dir;
+  const std::vector<Json> replies = {
+      {{"v", 1}, {"ok", false}, {"error", nullptr}},
+      {{"v", 1}, {"ok", false}, {"error", 42}},
+      {{"v", 1}, {"ok", false}, {"error", Json::array({"x"})}},
+      {{"v", 1}, {"ok", false}, {"error", "boom"}, {"code", 7}},
+      {{"v", 1}, {"ok", false}, {"error", "boom"}, {"code", nullptr}},
+      {{"v", 1}, {"ok", "false"}},
+      {{"v", 1}, {"ok", nullptr}},
+      {{"v", "1"}, {"ok", true}},
+      {{"v", 1.5}, {"ok", true}},
+  };
+  int n = 0;
+  for (const Json& reply : replies) {
+    std::string sock = dir / ("m" + std::to_string(n++) + ".sock");
+    FakeAgent agent(sock, FakeAgent::replying(reply));
+    ASSERT_TRUE(agent.ok());
+    Result<Json> r = Status(Code::kInternal, "not run");
+    EXPECT_NO_THROW(r = AgentClient(sock).request(digest_request(), milliseconds(1000))) << dump_json(reply);
+    ASSERT_FALSE(r.is_ok()) << dump_json(reply);
+    EXPECT_EQ(r.status().code(), Code::kUnavailable) << dump_json(reply) << ": " << r.status().to_string();
+    EXPECT_FALSE(agent_not_running(r.status())) << dump_json(reply);
+    const std::string& m = r.status().message();
+    EXPECT_TRUE(m.find("malformed reply") != std::string::npos || m.find("another protocol version") != std::string::npos)
+        << dump_json(reply) << ": " << m;
+  }
+  // A missing "error" is not malformed: the agent just gave no reason.
+  FakeAgent agent(dir / "plain.sock", FakeAgent::replying(Json{{"v", 1}, {"ok", false}}));
+  auto r = AgentClient(dir / "plain.sock").request(digest_request(), milliseconds(1000));
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().message(), "agent: no reason given");
+}
+
+// A request whose "op" is not a string (only the runtime builds requests, but the client must not
+// throw on it either).
+TEST(AgentClient, RequestWithOddOpDoesNotThrow) {
+  TempDir dir;
+  FakeAgent agent(dir / "agent.sock", FakeAgent::silent());
+  Json m = {{"v", 1}, {"op", 5}};
+  EXPECT_NO_THROW((void)AgentClient(dir / "agent.sock").request(m, milliseconds(50)));
 }
 
 // A reply that arrives in pieces is put together.

@@ -120,6 +120,46 @@ TEST(HelperOutput, Contract) {
   EXPECT_FALSE(parse_helper_output(R"({"digest":"latest"})", 0).is_ok());            // not a digest
 }
 
+// Wrong-typed members are a malformed answer (kUnavailable), never an exception or a silent "".
+TEST(HelperOutput, WrongTypesAreMalformed) {
+  for (const char* line : {R"({"error":null})", R"({"error":42,"code":"not_found"})", R"({"error":"x","code":["not_found"]})",
+                           R"({"digest":42})", R"({"digest":null})", R"({"image":7,"digest":"sha256:)"
+                           "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
+                           R"({"mediaType":{},"digest":"sha256:)"
+                           "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}"}) {
+    Result<ImageLookup> r = Status(Code::kInternal, "not run");
+    EXPECT_NO_THROW(r = parse_helper_output(line, 0)) << line;
+    ASSERT_FALSE(r.is_ok()) << line;
+    EXPECT_EQ(r.status().code(), Code::kUnavailable) << line << ": " << r.status().to_string();
+  }
+  EXPECT_NE(parse_helper_output(R"({"error":null})", 1).status().message().find("malformed answer: \"error\" is a null"),
+            std::string::npos);
+}
+
+// The agent's ok:true answer with wrong-typed members: malformed, not thrown, not half-used.
+TEST(LookupImageDigest, AgentAnswerWithWrongTypes) {
+  TempDir dir;
+  FakeAgent agent(dir / "agent.sock", FakeAgent::replying(frame::ok_reply({{"image", 12}, {"digest", kDigest}})));
+  Result<ImageLookup> r = Status(Code::kInternal, "not run");
+  EXPECT_NO_THROW(r = lookup_image_digest(settings(dir), "k8s.io", cri_context(), dir / "runguardctl"));
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), Code::kUnavailable);
+  EXPECT_NE(r.status().message().find("\"image\" is a number"), std::string::npos) << r.status().message();
+}
+
+// Regression: {"v":1,"ok":false,"error":null} from the agent threw out of create.
+TEST(LookupImageDigest, AgentErrorReplyWithNullErrorIsUnavailable) {
+  TempDir dir;
+  FakeAgent agent(dir / "agent.sock", FakeAgent::replying(Json{{"v", 1}, {"ok", false}, {"error", nullptr}}));
+  std::string helper = write_helper(dir, "exit 9");
+  Result<ImageLookup> r = Status(Code::kInternal, "not run");
+  EXPECT_NO_THROW(r = lookup_image_digest(settings(dir), "k8s.io", cri_context(), helper));
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), Code::kUnavailable);
+  EXPECT_NE(r.status().message().find("malformed reply"), std::string::npos) << r.status().message();
+  EXPECT_FALSE(std::filesystem::exists(dir / "helper.args")) << "an agent that answered is final";
+}
+
 TEST(HelperArgv, NamesEverything) {
   TempDir dir;
   auto a = settings(dir);
@@ -203,10 +243,27 @@ TEST(LookupImageDigest, HungHelperIsKilledAtHelperTimeout) {
   auto r = lookup_image_digest(a, "k8s.io", cri_context(), helper);
   auto ms = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
   ASSERT_FALSE(r.is_ok());
-  EXPECT_NE(r.status().message().find("did not finish within agent.helperTimeout (200 ms)"), std::string::npos)
+  EXPECT_NE(r.status().message().find("did not answer within agent.helperTimeout (200 ms)"), std::string::npos)
       << r.status().message();
   EXPECT_GE(ms, 190);
   EXPECT_LT(ms, 1000);
+}
+
+// Regression: a helper that printed its answer but was slow to exit was reported as timed out
+// after the whole helperTimeout, and its answer thrown away.
+TEST(LookupImageDigest, HelperAnswerThenSlowExitIsUsed) {
+  TempDir dir;
+  std::string helper = write_helper(dir, R"(echo '{"image":"docker.io/library/nginx:1.27","digest":")" + kDigest +
+                                             R"(","mediaType":"application/vnd.oci.image.index.v1+json"}'; exec sleep 30)");
+  auto a = settings(dir);
+  a.helper_timeout_ms = 2000;
+  auto start = Clock::now();
+  auto r = lookup_image_digest(a, "k8s.io", cri_context(), helper);
+  auto ms = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r->digest, kDigest);
+  EXPECT_EQ(r->via, "helper");
+  EXPECT_LT(ms, 1500) << "not held until helperTimeout";
 }
 
 TEST(LookupImageDigest, NoAgentNoHelper) {
