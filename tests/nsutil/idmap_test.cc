@@ -674,7 +674,7 @@ TEST_F(IdmapRoot, OverlayRefusingIdmappedLayersIsTheCannotIdmapClass) {
   const std::string release = uname_release();
   for (bool old_kernel : {true, false}) {
     int rc = in_child([&] {
-      if (old_kernel && ::personality(PER_LINUX | UNAME26) < 0) return 2;
+      if (old_kernel && ::personality(static_cast<unsigned long>(PER_LINUX) | static_cast<unsigned long>(UNAME26)) < 0) return 2;
       if (!fail_syscalls({{SYS_mount, EINVAL}})) return 2;
       IdmapOptions opts = options();
       opts.chown_fallback = true;  // an overlay never falls back

@@ -96,7 +96,9 @@ TEST(RunCapturedLine, PromptExitKeepsItsStatus) {
   ASSERT_TRUE(r.is_ok()) << r.status().to_string();
   EXPECT_EQ(r->output, "one\n");
   EXPECT_FALSE(r->timed_out);
-  if (!r->killed_after_line) EXPECT_EQ(r->exit_code, 1);  // exited within the grace (the usual case)
+  if (!r->killed_after_line) {
+    EXPECT_EQ(r->exit_code, 1);  // exited within the grace (the usual case)
+  }
 }
 
 TEST(RunCapturedLine, NoLineBeforeTheDeadlineIsATimeout) {
