@@ -103,4 +103,7 @@ echo "last line of the --log file containerd would show:"
 tail -n 1 "$work/denied/log.json"
 [ "$before" = "$after" ] && echo "config.json: unchanged" || echo "config.json: CHANGED (bug)"
 [ ! -e "$work/state/demo-denied" ] && echo "state: nothing left behind" || echo "state: left behind (bug)"
+
+bold "runguardctl explain demo-denied (no agent running: answered from the events file)"
+{ "$bin/runguardctl" explain demo-denied 2>&1 || true; } | sed -n 1,18p
 [ "$status" -eq 1 ]
