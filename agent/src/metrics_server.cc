@@ -29,6 +29,7 @@
 
 #include "runguard/agent/metrics.h"
 #include "runguard/nsutil/fd.h"
+#include "unix_socket.h"
 
 namespace runguard::agent {
 namespace {
@@ -121,29 +122,6 @@ std::string format_tcp(const sockaddr_storage& ss) {
   const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
   ::inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
   return std::string(buf) + ":" + std::to_string(ntohs(a->sin_port));
-}
-
-sockaddr_un unix_addr(const std::string& path) {
-  sockaddr_un sa{};
-  sa.sun_family = AF_UNIX;
-  std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
-  return sa;
-}
-
-// A socket file left by an earlier agent is removed; one that something still listens on, or a
-// path that is not a socket, is an error (never unlink what is not ours to take).
-Status clear_stale_socket(const std::string& path) {
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0) return errno == ENOENT ? Status::ok() : io_error("lstat " + path, errno);
-  if (!S_ISSOCK(st.st_mode)) return invalid("metrics socket " + path + " exists and is not a socket; remove it or pick another path");
-  UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!probe.valid()) return io_error("socket", errno);
-  sockaddr_un sa = unix_addr(path);
-  if (::connect(probe.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 || errno == EAGAIN) {
-    return Status(Code::kUnavailable, "metrics socket " + path + " is in use by another process (is another runguardd running?)");
-  }
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return io_error("removing stale metrics socket " + path, errno);
-  return Status::ok();
 }
 
 // ---- HTTP ----
@@ -367,25 +345,19 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& a
   RG_ASSIGN_OR_RETURN(ListenAddress la, parse_address(address));
   auto impl = std::make_unique<Impl>(metrics);
   int family = la.is_unix ? AF_UNIX : la.addr.ss_family;
-  impl->listener.reset(::socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!impl->listener.valid()) return io_error("metrics socket for " + address, errno);
-  int fd = impl->listener.get();
   if (la.is_unix) {
-    RG_RETURN_IF_ERROR(clear_stale_socket(la.path));
-    sockaddr_un sa = unix_addr(la.path);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) return io_error("binding metrics socket " + la.path, errno);
+    // The agent's own socket rules: a stale socket replaced, a live one or a non-socket refused,
+    // mode 0600 before anyone can connect (unix_socket.h).
+    RG_ASSIGN_OR_RETURN(BoundSocket bound, listen_unix(la.path, "agent.metrics", kBacklog));
+    impl->listener = std::move(bound.fd);
     impl->unix_path = la.path;
-    struct stat st {};
-    // Before listen(): nobody can connect yet, so there is no window with a wider mode.
-    if (::chmod(la.path.c_str(), 0600) != 0 || ::lstat(la.path.c_str(), &st) != 0) {
-      int err = errno;
-      ::unlink(la.path.c_str());
-      return io_error("setting mode 0600 on metrics socket " + la.path, err);
-    }
-    impl->unix_dev = st.st_dev;
-    impl->unix_ino = st.st_ino;
+    impl->unix_dev = bound.dev;
+    impl->unix_ino = bound.ino;
     impl->bound = "unix:" + la.path;
   } else {
+    impl->listener.reset(::socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!impl->listener.valid()) return io_error("metrics socket for " + address, errno);
+    int fd = impl->listener.get();
     int one = 1;
     (void)::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (family == AF_INET6) (void)::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
@@ -394,12 +366,12 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& a
     socklen_t len = sizeof got;
     if (::getsockname(fd, reinterpret_cast<sockaddr*>(&got), &len) != 0) return io_error("getsockname " + address, errno);
     impl->bound = format_tcp(got);
+    if (::listen(fd, kBacklog) != 0) return io_error("listen on metrics address " + impl->bound, errno);
   }
   // From here a failure must also remove the unix socket file; the server's destructor does.
   std::unique_ptr<MetricsServer> server(new MetricsServer());
   server->impl_ = std::move(impl);
   Impl& im = *server->impl_;
-  if (::listen(fd, kBacklog) != 0) return io_error("listen on metrics address " + im.bound, errno);
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC | O_NONBLOCK) != 0) return io_error("pipe2", errno);
   im.wake_read.reset(pipe_fds[0]);
@@ -425,10 +397,7 @@ void MetricsServer::stop() {
   impl_->listener.reset();
   if (!impl_->unix_path.empty()) {
     // Only the socket this server bound: another agent may have replaced it since.
-    struct stat st {};
-    if (::lstat(impl_->unix_path.c_str(), &st) == 0 && st.st_dev == impl_->unix_dev && st.st_ino == impl_->unix_ino) {
-      ::unlink(impl_->unix_path.c_str());
-    }
+    unlink_if_same(impl_->unix_path, impl_->unix_dev, impl_->unix_ino);
     impl_->unix_path.clear();
   }
 }

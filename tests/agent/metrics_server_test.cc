@@ -181,7 +181,7 @@ TEST(MetricsServer, StaleUnixSocketIsReplacedLiveOneIsNot) {
   ASSERT_NE(first, nullptr);
   auto second = MetricsServer::start("unix:" + path, m);
   ASSERT_FALSE(second.is_ok());
-  EXPECT_NE(second.status().message().find("in use"), std::string::npos) << second.status().message();
+  EXPECT_NE(second.status().message().find("already serving on it"), std::string::npos) << second.status().message();
   EXPECT_EQ(status_line(roundtrip(first->address(), "GET /metrics HTTP/1.1\r\n\r\n")), "HTTP/1.1 200 OK");
 
   std::string file = dir.path() + "/plain";
