@@ -7,7 +7,7 @@
 #include <cctype>
 #include <limits>
 
-#include "text.h"
+#include "runguard/common/utf8.h"
 
 namespace runguard::agent {
 

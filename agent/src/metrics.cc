@@ -13,7 +13,7 @@
 #include <mutex>
 
 #include "runguard/agent/metrics.h"
-#include "text.h"
+#include "runguard/common/utf8.h"
 
 namespace runguard::agent {
 namespace {

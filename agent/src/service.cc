@@ -13,7 +13,7 @@
 
 #include "agent.h"
 #include "runguard/v1/agent.grpc.pb.h"
-#include "text.h"
+#include "runguard/common/utf8.h"
 #include "unix_socket.h"
 
 namespace runguard::agent {

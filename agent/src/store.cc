@@ -5,7 +5,7 @@
 #include "event.h"
 #include "runguard/pipeline/runc_args.h"
 #include "runguard/policy/catalog.h"
-#include "text.h"
+#include "runguard/common/utf8.h"
 
 namespace runguard::agent {
 namespace {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "runguard/common/utf8.h"
+
 namespace runguard {
 namespace {
 
@@ -41,48 +43,6 @@ bool depth_ok(std::string_view text) {
   return true;
 }
 
-bool continuation(unsigned char c) { return (c & 0xC0) == 0x80; }
-
-// Length of the valid UTF-8 sequence at s[i], or 0 (Go's utf8.DecodeRune rules: no overlongs,
-// no surrogates, nothing above U+10FFFF).
-size_t utf8_sequence(std::string_view s, size_t i) {
-  unsigned char c = static_cast<unsigned char>(s[i]);
-  if (c < 0x80) return 1;
-  size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
-  if (n == 0 || c > 0xF4 || i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    if (!continuation(static_cast<unsigned char>(s[i + k]))) return 0;
-  }
-  unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
-  if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 > 0x9F) || (c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 > 0x8F)) return 0;
-  return n;
-}
-
-bool valid_utf8(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    size_t n = utf8_sequence(s, i);
-    if (n == 0) return false;
-    i += n;
-  }
-  return true;
-}
-
-std::string replace_invalid_utf8(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 16);
-  for (size_t i = 0; i < s.size();) {
-    size_t n = utf8_sequence(s, i);
-    if (n == 0) {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    } else {
-      out.append(s.substr(i, n));
-      i += n;
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 Result<Json> parse_json(std::string_view raw, const std::string& source) {
@@ -90,7 +50,7 @@ Result<Json> parse_json(std::string_view raw, const std::string& source) {
   std::string repaired;
   std::string_view text = raw;
   if (!valid_utf8(raw)) {
-    repaired = replace_invalid_utf8(raw);
+    repaired = repaired_utf8(raw);
     text = repaired;
   }
   if (!depth_ok(text)) {

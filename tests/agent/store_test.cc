@@ -10,7 +10,7 @@
 #include "event.h"
 #include "event_ring.h"
 #include "store.h"
-#include "text.h"
+#include "runguard/common/utf8.h"
 
 namespace {
 
@@ -19,6 +19,9 @@ using rgagent_test::decision_event;
 using rgagent_test::decision_record;
 using rgagent_test::monitor_event;
 using runguard::Json;
+using runguard::repaired_utf8;
+using runguard::utf8_prefix;
+using runguard::valid_utf8;
 
 Event ev(const std::string& container, const std::string& rule, const std::string& priority,
          EventKind kind = EventKind::kMonitor, size_t pad = 0) {

@@ -1,11 +1,11 @@
-#include "text.h"
+#include "runguard/common/utf8.h"
 
-namespace runguard::agent {
+namespace runguard {
 namespace {
 
 bool continuation(unsigned char c) { return (c & 0xC0) == 0x80; }
 
-// Length of the valid UTF-8 sequence at s[i], or 0 (the rules of common/src/json.cc).
+// Length of the valid UTF-8 sequence at s[i], or 0.
 size_t sequence(std::string_view s, size_t i) {
   unsigned char c = static_cast<unsigned char>(s[i]);
   if (c < 0x80) return 1;
@@ -63,4 +63,4 @@ std::string_view utf8_prefix(std::string_view s, size_t max_bytes) {
   return s.substr(0, end);
 }
 
-}  // namespace runguard::agent
+}  // namespace runguard
