@@ -5,6 +5,7 @@
 #include "event.h"
 #include "runguard/pipeline/runc_args.h"
 #include "runguard/policy/catalog.h"
+#include "runguard/policy/context.h"
 #include "runguard/common/utf8.h"
 
 namespace runguard::agent {
@@ -146,14 +147,16 @@ Result<ContainerRecord> record_from_json(const Json& record, std::string text) {
   RG_RETURN_IF_ERROR(check_id(r.id, "decision record field \"id\""));
   std::string where = "decision record of " + r.id;
   RG_RETURN_IF_ERROR(read_decision(sub(record, "decision"), where, r));
-  r.image = str(ctx, "image");
-  r.image_digest = str(ctx, "imageDigest");
-  r.engine = str(ctx, "engine");
-  r.k8s_namespace = str(ctx, "namespace");
-  r.pod = str(ctx, "pod");
-  r.container_name = str(ctx, "containerName");
-  r.sandbox_id = str(ctx, "sandboxId");
-  r.container_type = str(ctx, "containerType");
+  // The context as the runtime wrote it (policy::context_to_json), read by its own reader.
+  policy::ContainerContext c = policy::context_from_json(ctx);
+  r.image = std::move(c.image);
+  r.image_digest = std::move(c.image_digest);
+  r.engine = std::move(c.engine);
+  r.k8s_namespace = std::move(c.k8s_namespace);
+  r.pod = std::move(c.pod_name);
+  r.container_name = std::move(c.container_name);
+  r.sandbox_id = std::move(c.sandbox_id);
+  r.container_type = std::move(c.container_type);
   r.state = r.allowed ? "created" : "denied";
   if (auto t = parse_rfc3339_ns(str(record, "time"))) r.decided_at_ns = *t;
   r.policy_source = str(sub(record, "policy"), "source");
