@@ -38,6 +38,7 @@ bench: build
 	@scripts/bench.sh $(BUILD)/bin
 	@scripts/bench_containerd.sh $(BUILD)/bin
 	@scripts/bench_agent.sh $(BUILD)/bin
+	@scripts/bench_secrets.sh $(BUILD)/bin
 
 # libFuzzer targets (clang-14, ASan + UBSan) over the parsers, FUZZ_SECONDS each (docs/reliability.md).
 FUZZ_SECONDS ?= 60

@@ -29,6 +29,8 @@ int usage() {
                "  policy reload [FILE]       have runguardd validate and load a policy (FILE, or its own file again)\n"
                "  helper image-digest --containerd SOCK --namespace NS --container ID [--image NAME] [--timeout-ms N]\n"
                "                             the runtime's one-shot containerd lookup (one JSON line)\n"
+               "  helper secrets fetch|revoke --request JSON [--config FILE] [--timeout-ms N]\n"
+               "                             the runtime's one-shot Vault client (one JSON line)\n"
                "  version                    print the version\n"
                "\n"
                "status, ps, explain, events and policy ask runguardd on agent.socket (--agent SOCKET to override)\n"

@@ -1,4 +1,4 @@
-// runguardctl policy reload, and the runtime's one-shot helper (helper image-digest).
+// runguardctl policy reload, and the runtime's one-shot helpers (helper image-digest; helper secrets in secrets_helper.cc).
 #include <chrono>
 #include <iostream>
 
@@ -7,6 +7,7 @@
 #include "runguard/agent/containerd_client.h"
 #include "runguard/common/strings.h"
 #include "runguard/nsutil/fs.h"
+#include "secrets_helper.h"
 
 namespace runguard::cli {
 namespace {
@@ -16,7 +17,8 @@ constexpr const char* kPolicyUsage =
     "  with FILE: runguardd validates it and writes it over its policy file; without: it re-reads that file\n";
 constexpr const char* kHelperUsage =
     "usage: runguardctl helper image-digest --containerd SOCK --namespace NS --container ID [--image NAME]\n"
-    "                                       [--timeout-ms N]\n";
+    "                                       [--timeout-ms N]\n"
+    "       runguardctl helper secrets fetch|revoke --request JSON [--config FILE] [--timeout-ms N]\n";
 
 constexpr int64_t kDefaultHelperTimeoutMs = 3000;
 
@@ -123,9 +125,10 @@ const char* helper_code(Code c) {
 }  // namespace
 
 int cmd_helper(const std::vector<std::string>& args) {
+  if (!args.empty() && args[0] == "secrets") return cmd_helper_secrets(std::vector<std::string>(args.begin() + 1, args.end()));
   if (args.empty() || args[0] != "image-digest") {
     std::cerr << kHelperUsage;
-    return helper_error(args.empty() ? "helper needs a subcommand (image-digest)" : "unknown helper \"" + args[0] + "\"",
+    return helper_error(args.empty() ? "helper needs a subcommand (image-digest, secrets)" : "unknown helper \"" + args[0] + "\"",
                         "invalid", 2);
   }
   auto flags = parse_flags(std::vector<std::string>(args.begin() + 1, args.end()),

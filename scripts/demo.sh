@@ -19,7 +19,8 @@ trap cleanup EXIT
 bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 # The policy: the embedded defaults, plus a private state directory so the demo touches nothing of
-# the host's, and secretsInEnv set to remove credentials instead of refusing the container.
+# the host's, and secretsInEnv set to move credentials into /run/secrets files instead of refusing
+# the container.
 cat > "$work/policy.yaml" <<POLICY
 stateDir: $work/state
 libDir: $work/lib
@@ -40,6 +41,7 @@ echo "memory limit:  $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/nu
 echo "pids limit:    $(cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max)"
 echo "nofile limit:  $(ulimit -n)"
 echo "PASSWORD set:  $(env | grep -c ^PASSWORD= || true)"
+echo "PASSWORD_FILE: $PASSWORD_FILE ($(stat -c "%s bytes, mode %a, uid %u" "$PASSWORD_FILE"), $(grep " /run/secrets " /proc/self/mounts | cut -d" " -f3,4 | cut -d, -f1-4))"
 sh -i </dev/null >/dev/null 2>&1   # an interactive shell: the runtime monitor reports it'
 
 "$here/mkbundle.py" "$work/insecure" --insecure --env PASSWORD=correct-horse-battery-staple -- /bin/sh -c "$probe"

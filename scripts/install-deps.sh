@@ -15,6 +15,8 @@ packages=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev hyperfine python3
+  # certificates for the Vault stand-in's TLS (and attestation test keys)
+  openssl
   # runtime under test and the container payload
   runc busybox-static
   # the engines the integration tests drive: containerd (ctr, and CRI through a gRPC client with

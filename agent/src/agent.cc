@@ -35,6 +35,12 @@ Agent::Agent(AgentOptions options, const Logger& log, std::unique_ptr<PolicyStat
   ring_ = std::make_unique<EventRing>(static_cast<size_t>(settings_->agent.event_ring));
   auto client = std::make_shared<ContainerdClient>(settings_->agent.containerd);
   resolver_ = std::make_shared<DigestResolver>(client, std::chrono::milliseconds(settings_->agent.digest_cache_ttl_ms));
+  SecretsManagerOptions so;
+  so.state_dir = settings_->state_dir;
+  so.tick = options_.secrets_tick;
+  so.pending_grace = options_.secrets_pending_grace;
+  so.clock = options_.secrets_clock;
+  secrets_ = std::make_unique<SecretsManager>(std::move(so), metrics_, log_);
 }
 
 Agent::~Agent() { stop(); }
@@ -57,6 +63,8 @@ Status Agent::start() {
   lock_ = std::move(lock).value();
 
   reconcile();
+  configure_secrets(settings_->secrets);
+  secrets_->scan();  // containers created while the agent was down: their leases are on disk
   replay_events_file();
   Store::Counts c = store_.counts();
   log_.info("loaded " + std::to_string(c.created) + " live containers from " + settings_->state_dir + ", " +
@@ -81,6 +89,8 @@ Status Agent::start() {
   }
 
   lookups_ = std::make_unique<WorkerPool>(options_.lookup_threads, options_.lookup_queue);
+  secret_workers_ = std::make_unique<WorkerPool>(options_.secret_threads, options_.secret_queue);
+  secrets_->start();
   InternalServer::Options io;
   io.socket_path = a.internal_socket;
   auto internal = InternalServer::start(io, *this, log_);
@@ -111,6 +121,8 @@ void Agent::stop() {
   if (grpc_) grpc_->stop();
   if (internal_) internal_->stop();
   if (lookups_) lookups_->stop();
+  if (secret_workers_) secret_workers_->stop();  // its tasks use the manager
+  secrets_->stop();
   if (metrics_server_) metrics_server_->stop();
   grpc_.reset();
   internal_.reset();
@@ -132,6 +144,8 @@ Result<ReloadOutcome> Agent::reload_policy(const std::string& yaml) {
   for (const auto& name : r->restart_needed) {
     log_.warning("policy setting " + name + " changed; runguardd keeps the value it started with until it is restarted");
   }
+  configure_secrets(r->snapshot.policy->secrets);
+  secrets_->request_scan();
   return r;
 }
 

@@ -17,6 +17,11 @@
 // it); each live container's monitor is checked (resources.json monitorPid, alive, and its
 // command line is runguard-monitor serving that container).
 //
+// Secrets (secrets_manager.h): `secrets.fetch`/`secrets.revoke` run on their own worker pool;
+// the SecretsManager thread renews and refreshes the leases of containers whose secrets.json it
+// read (scanned at start and after a reload, and on `secrets.attached`). The SecretSource is
+// rebuilt from the policy's `secrets:` at each reload (the state directory stays the start's).
+//
 // Decision frames: a denied record is kept (capped, store.h); an allowed one only when
 // `<stateDir>/<id>/decision.json` exists (the runtime writes it before it sends the frame), so
 // frames alone cannot grow the uncapped live records. Either way the event reaches the ring.
@@ -47,6 +52,8 @@
 #include "runguard/agent/metrics.h"
 #include "runguard/nsutil/fd.h"
 #include "runguard/pipeline/config.h"
+#include "runguard/secrets/source.h"
+#include "secrets_manager.h"
 #include "store.h"
 #include "worker_pool.h"
 
@@ -71,6 +78,16 @@ struct AgentOptions {
   size_t events_tail_bytes = 16u << 20;  // how much of the events file is replayed at start
   // Tests: runs in start() after the events file was replayed, before the sockets are bound.
   std::function<void()> before_sockets;
+
+  // Secrets (docs/agent.md#secrets). Builds the SecretSource for the policy's `secrets:` when
+  // its backend is vault, at start and at each reload; empty: a secrets::VaultFetcher. Tests
+  // pass a fake.
+  std::function<std::shared_ptr<secrets::SecretSource>(const policy::SecretsSettings&)> secret_source;
+  SecretsClock secrets_clock;                           // empty: steady_clock (secrets_manager.h)
+  std::chrono::milliseconds secrets_tick{1000};         // the lease manager's period
+  std::chrono::milliseconds secrets_pending_grace{120000};  // fetch -> attached, else revoked
+  size_t secret_threads = 4;   // secrets.fetch / secrets.revoke run here, never on the socket loop
+  size_t secret_queue = 64;    // more waiting: "unavailable" (the runtime falls back to the helper)
 };
 
 // The counters behind StatusResponse.counters.
@@ -116,6 +133,7 @@ class Agent final : private InternalServer::Handler {
   Store& store() { return store_; }
   EventRing& ring() { return *ring_; }
   Metrics& metrics() { return metrics_; }
+  SecretsManager& secrets() { return *secrets_; }
   const Logger& log() const { return log_; }
   // The policy's settings as the agent started with them (sockets, stateDir, events.path).
   const policy::Policy& settings() const { return *settings_; }
@@ -140,6 +158,13 @@ class Agent final : private InternalServer::Handler {
   void handle_stats(const Json& msg);
   void handle_deleted(const Json& msg);
   void invalid_notification(const std::string& op, const std::string& why);
+
+  // secrets_frames.cc
+  // The SecretSource for `s` (null unless backend is vault) and the refresh interval.
+  void configure_secrets(const policy::SecretsSettings& s);
+  bool handle_secrets_fetch(const Json& msg, InternalServer::ReplyFn& reply);
+  bool handle_secrets_revoke(const Json& msg, InternalServer::ReplyFn& reply);
+  void handle_secrets_attached(const Json& msg);
 
   // reconcile.cc
   struct ReplayCount {
@@ -179,6 +204,8 @@ class Agent final : private InternalServer::Handler {
   AgentCounters counters_;
   std::shared_ptr<DigestResolver> resolver_;
   std::unique_ptr<WorkerPool> lookups_;
+  std::unique_ptr<SecretsManager> secrets_;        // leases behind containers' secret files
+  std::unique_ptr<WorkerPool> secret_workers_;     // secrets.fetch / secrets.revoke
 
   nsutil::UniqueFd lock_;
   std::unique_ptr<InternalServer> internal_;

@@ -8,7 +8,8 @@
 namespace runguard::agent {
 namespace {
 
-constexpr const char* kKnownOps[] = {"ping", "image.digest", "decision", "event", "monitor.stats", "deleted"};
+constexpr const char* kKnownOps[] = {"ping",    "image.digest",   "decision",       "event",           "monitor.stats",
+                                     "deleted", "secrets.fetch", "secrets.revoke", "secrets.attached"};
 
 bool known_op(const std::string& op) {
   for (const char* k : kKnownOps) {
@@ -58,10 +59,13 @@ bool Agent::on_frame(const std::string& op, const Json& msg, InternalServer::Rep
     return true;
   }
   if (op == "image.digest") return handle_digest(msg, reply);
+  if (op == "secrets.fetch") return handle_secrets_fetch(msg, reply);
+  if (op == "secrets.revoke") return handle_secrets_revoke(msg, reply);
   if (op == "decision") handle_decision(msg);
   else if (op == "event") handle_event(msg);
   else if (op == "monitor.stats") handle_stats(msg);
   else if (op == "deleted") handle_deleted(msg);
+  else if (op == "secrets.attached") handle_secrets_attached(msg);
   else {
     std::string known;
     for (const char* k : kKnownOps) known += std::string(known.empty() ? "" : ", ") + k;
@@ -209,6 +213,7 @@ void Agent::handle_deleted(const Json& msg) {
   auto id = opt_string(msg, "container");
   if (!id || !pipeline::check_container_id(*id).is_ok()) return invalid_notification("deleted", "no valid \"container\" id");
   if (store_.mark_deleted(*id, unix_now_ns())) publish_deleted(*id);
+  secrets_->drop(*id);
   update_gauges();
 }
 

@@ -62,6 +62,12 @@ const std::vector<Declared>& declared_families() {
       {"runguard_internal_bad_frames_total", Type::kCounter,
        "Malformed frames on the internal socket (the connection was closed)."},
       {"runguard_digest_lookups_total", Type::kCounter, "Image digest lookups, by result (hit, miss, error)."},
+      {"runguard_secret_fetches_total", Type::kCounter,
+       "secrets.fetch requests, by result (ok, denied, not_found, unavailable, invalid)."},
+      {"runguard_secret_leases", Type::kGauge, "Vault leases runguardd renews for containers' secret files."},
+      {"runguard_secret_lease_renewals_total", Type::kCounter, "Vault lease renewals, by result (ok, error)."},
+      {"runguard_secret_refreshes_total", Type::kCounter, "Containers' secret files re-fetched and rewritten, by result (ok, error)."},
+      {"runguard_secret_revocations_total", Type::kCounter, "Vault leases revoked, by result (ok, error); one count per lease."},
   };
   return d;
 }

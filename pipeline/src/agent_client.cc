@@ -60,6 +60,7 @@ Status check_reply(const Json& reply, const std::string& path) {
 Code agent_error_code(const std::string& code) {
   if (code == "not_found") return Code::kNotFound;
   if (code == "invalid") return Code::kInvalidArgument;
+  if (code == "denied") return Code::kDenied;
   return Code::kUnavailable;
 }
 

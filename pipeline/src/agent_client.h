@@ -9,7 +9,8 @@
 //   - the timeout passes (connecting, sending or waiting for the reply): kUnavailable with
 //     ETIMEDOUT (nsutil::is_timeout);
 //   - the agent answers {"ok":false,"error":E,"code":C}: C "not_found" -> kNotFound, "invalid" ->
-//     kInvalidArgument, "unavailable", another or no code -> kUnavailable; the message is
+//     kInvalidArgument, "denied" -> kDenied (Vault refused), "unavailable", another or no code ->
+//     kUnavailable; the message is
 //     "agent: E";
 //   - a reply that is not a frame or not version 1: kUnavailable naming it; one with no boolean
 //     "ok", or an "error" or "code" that is not a string: kUnavailable "agent at P sent a

@@ -2,8 +2,9 @@
 //
 //   load policy -> read config.json -> context -> state dir -> user-namespace range -> image
 //   digest (containerd only: agent, else runguardctl helper, else unknown) -> decision ->
-//   [denied: decision event, undo, report, exit 1] -> idmapped rootfs -> decision record ->
-//   config.json (atomic) -> decision event -> execve runtime with the original argv.
+//   [denied: decision event, undo, report, exit 1] -> idmapped rootfs -> secret files (tmpfs;
+//   Vault through the agent or helper) -> monitor -> decision record -> config.json (atomic) ->
+//   decision event -> execve runtime with the original argv.
 //
 // Decision events (allowed and denied) are appended to the events file and then offered to
 // runguardd; neither can fail or hold up the create beyond agent.requestTimeout.
@@ -33,6 +34,7 @@
 #include "image_digest.h"
 #include "monitor_setup.h"
 #include "resources.h"
+#include "secrets_setup.h"
 #include "support.h"
 #include "userns_setup.h"
 
@@ -104,11 +106,13 @@ struct Prepared {
   bool config_written = false;
   internal::ResourcesRecord record;  // who the state directory belongs to (root, bundle)
   std::optional<internal::UsernsSetup> userns;
+  std::optional<internal::SecretsDelivery> secrets;
 
   // Restores what this create changed, in reverse order.
   void undo() {
     if (config_written) (void)nsutil::write_file_atomic(config_path, original);
     if (record.monitor_pid > 0) internal::stop_monitor(record.monitor_pid, state_dir);
+    if (secrets) secrets->undo();
     if (userns) userns->undo();
     // Never remove_tree over a mount (it would walk into the container's files).
     if (state_created && internal::detach_mounts_under(state_dir).is_ok()) (void)nsutil::remove_tree(state_dir);
@@ -182,6 +186,10 @@ Status prepare(const RuncArgs& args, const policy::Policy& p, const std::string&
   RG_RETURN_IF_ERROR(policy::validate_spec(spec, out.config_path));
   internal::forget_previous_userns(spec);  // a bundle runguard already created once
   internal::forget_previous_monitor(spec, p.state_dir);
+  internal::forget_previous_secrets(spec, p.state_dir);
+  // The values of variables secretsInEnv moves into files; evaluation replaces them.
+  Json original_env = spec.contains("process") && spec["process"].is_object() && spec["process"].contains("env")
+                          ? spec["process"]["env"] : Json();
 
   policy::ContainerContext ctx = policy::context_from_spec(spec, id, bundle, args.root);
   internal::add_host_facts(spec, ctx);
@@ -197,6 +205,11 @@ Status prepare(const RuncArgs& args, const policy::Policy& p, const std::string&
     return Status(Code::kDenied, "container " + id + " denied by policy " + p.source + ": " + d.denial_summary());
   }
   RG_RETURN_IF_ERROR(out.userns->idmap_rootfs(d.result, ctx));
+  // Secret files are complete before runc can start the process (no startup race).
+  if (p.mode == policy::Mode::kEnforce && !d.secrets.empty()) {
+    out.secrets.emplace(p, out.state_dir, internal::log_for(args));
+    RG_RETURN_IF_ERROR(out.secrets->deliver(ctx, d, original_env));
+  }
   // The monitor must be listening before runc loads a profile that notifies it.
   if (p.mode == policy::Mode::kEnforce) RG_RETURN_IF_ERROR(internal::start_monitor(p, ctx, d.result, out.state_dir, out.record));
   Json record = decision_record(args, p, runtime, ctx, d);

@@ -136,6 +136,13 @@ std::string remedy(const Finding& f, const Controls& c) {
     return "run the container with runguard as its runtime (podman run --runtime runguard, a containerd runtime "
            "handler): only the runtime can start runguard-monitor";
   }
+  if (id == "RG-SECRETS-001" || id == "RG-SECRETS-003") {
+    return "run the container with runguard as its runtime (podman run --runtime runguard, a containerd runtime "
+           "handler): only the runtime can mount its secrets tmpfs before the process starts";
+  }
+  if (id == "RG-SECRETS-002") {
+    return "remove the secrets.runguard.dev/ annotation, or have the node's policy grant the path in secrets.allow";
+  }
   if (id == "RG-ENV-001") {
     return "remove the variable from /process/env and deliver the credential as a file: podman run --secret, "
            "Kubernetes a Secret volume";

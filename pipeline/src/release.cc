@@ -4,13 +4,12 @@
 
 #include <cerrno>
 
-
-
 #include "runguard/nsutil/fs.h"
 #include "runguard/nsutil/mountinfo.h"
 #include "runguard/nsutil/userns_alloc.h"
 #include "monitor_setup.h"
 #include "resources.h"
+#include "secrets_setup.h"
 
 namespace runguard::pipeline {
 namespace internal {
@@ -98,6 +97,7 @@ Status release_container(const std::string& state_dir, const std::string& id, co
     keep(rec.status());
   } else {
     if (rec->monitor_pid > 0) internal::stop_monitor(rec->monitor_pid, dir);
+    keep(internal::release_secrets(dir));  // leases revoked, tmpfs zeroed and unmounted
     if (rec->rootfs) keep(nsutil::undo_idmapped_rootfs(*rec->rootfs));
     if (!rec->rootfs_pending.empty()) keep(internal::release_pending_rootfs(rec->rootfs_pending));
     if (!rec->userns_dir.empty()) keep(nsutil::UsernsAllocator(rec->userns_dir).release(id));

@@ -60,6 +60,7 @@ Json decision_to_json(const Decision& d) {
     mj["applied"] = m.applied;
     j["mutations"].push_back(std::move(mj));
   }
+  if (!d.secrets.empty()) j["secrets"] = secrets_plan_to_json(d.secrets);
   return j;
 }
 

@@ -54,7 +54,8 @@ Decision evaluate_spec(const Policy& p, Json spec, const ContainerContext& ctx) 
     internal::check_user(c.user, e, "/process", c.user_namespace.min_host_id);
     internal::check_capabilities(c.capabilities, e, "/process");
     internal::check_no_new_privileges(c.no_new_privileges, e, "/process");
-    internal::check_secrets_in_env(c.secrets_in_env, e, "/process");
+    internal::check_secrets_in_env(c.secrets_in_env, e, "/process", &p.secrets.mount_path);
+    internal::check_secrets(p, e);  // after secretsInEnv: its moved variables are files too
     internal::check_seccomp(c.seccomp, e);
     internal::check_resources(c.resources, e);
     internal::check_sensitive_mounts(c.sensitive_mounts, e);
@@ -68,7 +69,7 @@ Decision evaluate_process(const Policy& p, Json process, const ContainerContext&
     internal::check_user(c.user, e, "", c.user_namespace.min_host_id);
     internal::check_capabilities(c.capabilities, e, "");
     internal::check_no_new_privileges(c.no_new_privileges, e, "");
-    internal::check_secrets_in_env(c.secrets_in_env, e, "");
+    internal::check_secrets_in_env(c.secrets_in_env, e, "", nullptr);
     internal::check_rlimits(c.resources, e, "");
   });
 }

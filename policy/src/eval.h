@@ -25,6 +25,16 @@ class Eval {
   bool violation(const char* control, const std::string& id, Severity sev, Action action, const std::string& message,
                  const std::string& pointer);
 
+  // Files the secrets control and secretsInEnv's enforce action deliver (the decision's plan).
+  SecretsPlan& secrets() { return d_.secrets; }
+
+  // A change that fixes no violation (the secrets mount), recorded against `control`/`id`.
+  void apply(const char* control, const std::string& id, const std::string& pointer, Json value, Json recorded = Json()) {
+    control_ = control;
+    id_ = id;
+    set(pointer, std::move(value), std::move(recorded));
+  }
+
   // Mutations, recorded against the control/id of the last violation().
   void set(const std::string& pointer, Json value, Json recorded = Json());
   void remove(const std::string& pointer);
@@ -56,7 +66,10 @@ class Eval {
 void check_user(const UserControl& c, Eval& e, const std::string& proc, uint32_t min_host_id);
 void check_capabilities(const CapabilitiesControl& c, Eval& e, const std::string& proc);
 void check_no_new_privileges(const SimpleControl& c, Eval& e, const std::string& proc);
-void check_secrets_in_env(const SimpleControl& c, Eval& e, const std::string& proc);
+// In a spec (`files_dir` set: secrets.mountPath), enforce moves each credential into a file
+// there: the entry becomes NAME_FILE=<dir>/NAME and the plan gets the file. In an exec process
+// (nullptr) enforce removes it: the container's files already exist.
+void check_secrets_in_env(const SimpleControl& c, Eval& e, const std::string& proc, const std::string* files_dir);
 void check_rlimits(const ResourcesControl& c, Eval& e, const std::string& proc);
 
 // Whether the process runs in a user namespace of the container's own in which root is not the
@@ -73,6 +86,9 @@ void check_host_namespaces(const SimpleControl& c, Eval& e);
 void check_privileged(const SimpleControl& c, Eval& e);
 void check_sensitive_mounts(const SensitiveMountsControl& c, Eval& e);
 void check_readonly_rootfs(const SimpleControl& c, Eval& e);
+// Secret files: checks the container's requests against secrets.allow, adds secrets.attach files,
+// and mounts the per-container tmpfs at secrets.mountPath when there is any file to deliver.
+void check_secrets(const Policy& p, Eval& e);
 // Last: it rewrites the seccomp profile the seccomp control may have installed.
 void check_monitor(const MonitorControl& c, Eval& e, const std::string& state_dir);
 

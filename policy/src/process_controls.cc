@@ -1,9 +1,11 @@
 // Controls over the process: user, capabilities, noNewPrivileges, environment, rlimits.
 // They apply to config.json's `process` and to `runc exec --process` documents alike.
 #include <algorithm>
+#include <set>
 #include <array>
 
 #include "eval.h"
+#include "runguard/policy/secrets.h"
 #include "runguard/common/strings.h"
 
 namespace runguard::policy::internal {
@@ -79,23 +81,52 @@ void check_no_new_privileges(const SimpleControl& c, Eval& e, const std::string&
   }
 }
 
-void check_secrets_in_env(const SimpleControl& c, Eval& e, const std::string& proc) {
+void check_secrets_in_env(const SimpleControl& c, Eval& e, const std::string& proc, const std::string* files_dir) {
   if (c.action == Action::kOff) return;
   const Json* env = at(e.doc(), proc + "/env");
   if (env == nullptr || !env->is_array()) return;
+  std::set<std::string> names;
+  for (const auto& entry : *env) {
+    if (entry.is_string()) names.insert(env_name(entry.get_ref<const std::string&>()));
+  }
   // Walk backwards so removals keep the remaining indices valid.
   for (size_t i = env->size(); i-- > 0;) {
     const Json& entry = (*env)[i];
     if (!entry.is_string() || !looks_like_secret(entry.get_ref<const std::string&>())) continue;
     std::string name = env_name(entry.get_ref<const std::string&>());
     std::string ptr = proc + "/env/" + std::to_string(i);
+    std::string shown = name.empty() ? "#" + std::to_string(i) : name;
+    bool movable = files_dir != nullptr && check_secret_name(name).is_ok();
+    std::string file = movable ? *files_dir + "/" + name : "";
     // The value is never copied into the finding or the mutation.
-    if (e.violation("secretsInEnv", "RG-ENV-001", Severity::kHigh, c.action,
-                    "environment variable " + (name.empty() ? "#" + std::to_string(i) : name) +
-                        " looks like a credential; deliver it as a secret file, not in the environment",
-                    ptr)) {
+    std::string fix = c.action != Action::kEnforce ? "deliver it as a secret file, not in the environment"
+                      : movable ? "moved to " + file + " (" + name + "_FILE names it)"
+                      : files_dir != nullptr ? "removed (its name cannot be a file name)"
+                                             : "removed (the container's secret files are under secrets.mountPath)";
+    if (!e.violation("secretsInEnv", "RG-ENV-001", Severity::kHigh, c.action,
+                     "environment variable " + shown + " looks like a credential; " + fix, ptr)) {
+      continue;
+    }
+    if (!movable) {
+      e.remove(ptr);
+      continue;
+    }
+    // NAME_FILE=<file> takes the entry's place unless the spec sets NAME_FILE itself.
+    if (names.count(name + "_FILE") == 0) {
+      e.set(ptr, name + "_FILE=" + file);
+      names.insert(name + "_FILE");
+    } else {
       e.remove(ptr);
     }
+    auto& files = e.secrets().files;
+    auto same = std::find_if(files.begin(), files.end(), [&](const PlannedSecret& f) { return f.name == name; });
+    if (same != files.end()) files.erase(same);  // a name set twice: the first entry is what getenv(3) sees
+    PlannedSecret f;
+    f.name = name;
+    f.source = PlannedSecret::Source::kEnv;
+    f.env_var = name;
+    f.env_index = i;
+    files.push_back(std::move(f));
   }
 }
 

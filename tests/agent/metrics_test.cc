@@ -69,7 +69,17 @@ const char* kFresh =
     "# TYPE runguard_internal_bad_frames_total counter\n"
     "runguard_internal_bad_frames_total 0\n"
     "# HELP runguard_digest_lookups_total Image digest lookups, by result (hit, miss, error).\n"
-    "# TYPE runguard_digest_lookups_total counter\n";
+    "# TYPE runguard_digest_lookups_total counter\n"
+    "# HELP runguard_secret_fetches_total secrets.fetch requests, by result (ok, denied, not_found, unavailable, invalid).\n"
+    "# TYPE runguard_secret_fetches_total counter\n"
+    "# HELP runguard_secret_leases Vault leases runguardd renews for containers' secret files.\n"
+    "# TYPE runguard_secret_leases gauge\n"
+    "# HELP runguard_secret_lease_renewals_total Vault lease renewals, by result (ok, error).\n"
+    "# TYPE runguard_secret_lease_renewals_total counter\n"
+    "# HELP runguard_secret_refreshes_total Containers' secret files re-fetched and rewritten, by result (ok, error).\n"
+    "# TYPE runguard_secret_refreshes_total counter\n"
+    "# HELP runguard_secret_revocations_total Vault leases revoked, by result (ok, error); one count per lease.\n"
+    "# TYPE runguard_secret_revocations_total counter\n";
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;

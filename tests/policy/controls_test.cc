@@ -177,7 +177,10 @@ const ControlCase kCases[] = {
     // secretsInEnv
     {"env_password", "secretsInEnv", "RG-ENV-001",
      R"({"process":{"env":["PATH=/usr/bin","DB_PASSWORD=correct-horse-battery","HOME=/root"]}})", set_env,
-     [](const Json& r) { return eq(r, "/process/env", Json::array({"PATH=/usr/bin", "HOME=/root"})); }},
+     // enforce moves it into a file under secrets.mountPath (docs/secrets.md)
+     [](const Json& r) {
+       return eq(r, "/process/env", Json::array({"PATH=/usr/bin", "DB_PASSWORD_FILE=/run/secrets/DB_PASSWORD", "HOME=/root"}));
+     }},
 };
 
 constexpr Action kActions[] = {Action::kEnforce, Action::kDeny, Action::kAudit, Action::kOff};
@@ -208,6 +211,7 @@ TEST_P(ControlActionTest, AppliesAction) {
       ASSERT_FALSE(d.mutations.empty());
       for (const auto& m : d.mutations) {
         EXPECT_TRUE(m.applied);
+        if (m.id == "RG-SECRETS-001" && c.control == std::string("secretsInEnv")) continue;  // the moved variable's mount
         EXPECT_EQ(m.control, c.control);
       }
       EXPECT_EQ(decision_to_json(d)["findings"][0]["action"], "enforce");

@@ -91,7 +91,9 @@ TEST_P(NonSecretEnvTest, IsNotFlagged) {
   EXPECT_TRUE(d.allowed);
 }
 
-TEST_P(SecretEnvTest, IsFlaggedAndRemoved) {
+// In a config.json, enforce moves the credential into a file under secrets.mountPath and leaves
+// NAME_FILE pointing at it (docs/secrets.md); in an exec process it only removes it.
+TEST_P(SecretEnvTest, IsFlaggedAndMovedToAFile) {
   const EnvCase& c = GetParam();
   Decision d = evaluate_spec(env_policy(Action::kEnforce), spec_with_env(c.entry), {});
   ASSERT_EQ(d.findings.size(), 1u) << describe(d);
@@ -100,10 +102,28 @@ TEST_P(SecretEnvTest, IsFlaggedAndRemoved) {
   EXPECT_EQ(f.pointer, "/process/env/1");
   std::string name = c.entry.substr(0, c.entry.find('='));
   EXPECT_NE(f.message.find("environment variable " + name + " "), std::string::npos) << f.message;
-  EXPECT_EQ(d.result["process"]["env"], Json::array({"PATH=/bin", "HOME=/"}));
+  std::string moved = name + "_FILE=/run/secrets/" + name;
+  EXPECT_EQ(d.result["process"]["env"], Json::array({"PATH=/bin", moved, "HOME=/"}));
+  ASSERT_EQ(d.mutations.size(), 2u) << "the entry, and the secrets mount for its file";
+  EXPECT_EQ(d.mutations[0].id, "RG-ENV-001");
+  EXPECT_EQ(d.mutations[0].op, "replace");
+  EXPECT_EQ(d.mutations[0].value, moved);
+  EXPECT_EQ(d.mutations[1].id, "RG-SECRETS-001");
+  ASSERT_EQ(d.secrets.files.size(), 1u);
+  EXPECT_EQ(d.secrets.files[0].env_var, name);
+  EXPECT_EQ(d.secrets.files[0].env_index, 1u);
+}
+
+TEST_P(SecretEnvTest, IsFlaggedAndRemovedFromAnExecProcess) {
+  const EnvCase& c = GetParam();
+  Decision d = evaluate_process(env_policy(Action::kEnforce), spec_with_env(c.entry)["process"], {});
+  ASSERT_EQ(d.findings.size(), 1u) << describe(d);
+  EXPECT_EQ(d.findings[0].pointer, "/env/1");
+  EXPECT_EQ(d.result["env"], Json::array({"PATH=/bin", "HOME=/"}));
   ASSERT_EQ(d.mutations.size(), 1u);
   EXPECT_EQ(d.mutations[0].op, "remove");
   EXPECT_TRUE(d.mutations[0].value.is_null());
+  EXPECT_TRUE(d.secrets.empty());
 }
 
 // The record of a decision goes to disk, logs and `runguardctl check` output: no secret in it,
@@ -140,14 +160,21 @@ INSTANTIATE_TEST_SUITE_P(SecretsInEnv, SecretEnvTest, ::testing::ValuesIn(kSecre
 INSTANTIATE_TEST_SUITE_P(SecretsInEnv, NonSecretEnvTest, ::testing::ValuesIn(kNonSecrets),
                          [](const auto& info) { return std::string(info.param.name); });
 
-TEST(SecretsInEnv, SeveralSecretsAreAllRemovedKeepingOrder) {
+TEST(SecretsInEnv, SeveralSecretsAreAllHandledKeepingOrder) {
   Json spec = parse(R"({"process":{"env":["A=1","PASSWORD=abcdefgh1","B=2","API_TOKEN=zyxwvuts2","C=3"]}})");
   Decision d = evaluate_spec(env_policy(Action::kEnforce), spec, {});
-  EXPECT_EQ(d.result["process"]["env"], parse(R"(["A=1","B=2","C=3"])"));
+  EXPECT_EQ(d.result["process"]["env"],
+            parse(R"(["A=1","PASSWORD_FILE=/run/secrets/PASSWORD","B=2","API_TOKEN_FILE=/run/secrets/API_TOKEN","C=3"])"));
   ASSERT_EQ(d.findings.size(), 2u);
   // Walked from the end so every pointer names the entry in the input document.
   EXPECT_EQ(d.findings[0].pointer, "/process/env/3");
   EXPECT_EQ(d.findings[1].pointer, "/process/env/1");
+
+  Decision pd = evaluate_process(env_policy(Action::kEnforce), spec["process"], {});
+  EXPECT_EQ(pd.result["env"], parse(R"(["A=1","B=2","C=3"])"));
+  ASSERT_EQ(pd.findings.size(), 2u);
+  EXPECT_EQ(pd.findings[0].pointer, "/env/3");
+  EXPECT_EQ(pd.findings[1].pointer, "/env/1");
 }
 
 TEST(SecretsInEnv, DefaultActionDeniesAndKeepsTheSpec) {

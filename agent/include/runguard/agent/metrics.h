@@ -15,6 +15,10 @@
 //   runguard_events_ring_size                               gauge
 //   runguard_internal_frames_total{op}, runguard_internal_bad_frames_total   counters
 //   runguard_digest_lookups_total{result="hit|miss|error"}  counter
+//   runguard_secret_fetches_total{result="ok|denied|not_found|unavailable|invalid"}  counter
+//   runguard_secret_leases                                  gauge (leases the agent renews)
+//   runguard_secret_lease_renewals_total{result="ok|error"}, runguard_secret_refreshes_total{result},
+//   runguard_secret_revocations_total{result} (per lease)   counters
 //
 // Label values are escaped per the exposition format (\\, \", \n). Label cardinality is bounded:
 // at most kMaxSeriesPerFamily series per family, later ones are folded into a series with the

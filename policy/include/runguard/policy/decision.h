@@ -11,6 +11,7 @@
 
 #include "runguard/common/json.h"
 #include "runguard/policy/policy.h"
+#include "runguard/policy/secrets.h"
 
 namespace runguard::policy {
 
@@ -42,6 +43,7 @@ struct Decision {
   std::vector<Finding> findings;
   std::vector<Mutation> mutations;
   Json result;                  // the document after mutations (unchanged in audit mode or when denied)
+  SecretsPlan secrets;          // files create puts under secrets.mountPath (names and references only)
 
   // True when result differs from the input: at least one mutation was applied.
   bool changed() const;

@@ -154,6 +154,57 @@ struct AgentSettings {
   int64_t helper_timeout_ms = 3000;        // the one-shot runguardctl helper's whole budget
 };
 
+// Top-level `secrets:` (docs/secrets.md): where secret files come from, who may ask for what,
+// and how they reach the container. Requests come from `secrets.runguard.dev/<name>` annotations
+// (granted only by an `allow` entry), from `attach` entries (the administrator's own), and from
+// the secretsInEnv control's enforce action (a credential moved out of the environment).
+struct VaultAuth {
+  enum class Method { kToken, kAppRole, kKubernetes };
+  Method method = Method::kToken;
+  std::string token_file = "/etc/runguard/vault-token";  // token
+  std::string role_id;                                    // approle
+  std::string secret_id_file;                             // approle
+  std::string role;                                       // kubernetes: the Vault role to log in as
+  std::string mount;                                      // auth mount; "" = "approle" / "kubernetes"
+};
+
+struct VaultSettings {
+  std::string address;        // "https://vault.example:8200" (http only for loopback)
+  std::string namespace_;     // X-Vault-Namespace, "" for none
+  std::string ca_file;        // PEM bundle trusted for the server's certificate; "" = system store
+  int64_t timeout_ms = 5000;  // the whole budget of one fetch, retries included
+  int64_t retries = 2;        // extra attempts after a connection error, 429, 500, 502, 503
+  VaultAuth auth;
+};
+
+// An `allow` or `attach` entry's match: every present field must match (globs); {} matches all.
+struct SecretsMatch {
+  std::optional<std::string> namespace_;  // Kubernetes namespace
+  std::optional<std::string> image;       // image reference
+};
+
+struct SecretsAllow {
+  SecretsMatch match;
+  std::vector<std::string> paths;  // globs over a reference's path ("kv/data/app/*"; * crosses /)
+};
+
+struct SecretsAttach {
+  SecretsMatch match;
+  std::map<std::string, std::string> files;  // file name -> reference, as in an annotation value
+};
+
+struct SecretsSettings {
+  enum class Backend { kFile, kVault };
+  Backend backend = Backend::kFile;
+  std::string mount_path = "/run/secrets";  // where the container sees its files (read-only)
+  int64_t size = 1 << 20;                   // the per-container tmpfs's size limit, bytes
+  std::string file_dir = "/etc/runguard/secrets";  // `file: { dir }`
+  VaultSettings vault;
+  int64_t refresh_ms = 0;                   // > 0: runguardd re-reads and rewrites the files this often
+  std::vector<SecretsAllow> allow;          // first entry whose match matches decides
+  std::vector<SecretsAttach> attach;        // every matching entry's files are added
+};
+
 struct Policy {
   std::string source;                 // file the policy came from, or "<embedded defaults>"
   // Annotation keys an override may match on *and* loosen controls through. Annotations are
@@ -165,6 +216,7 @@ struct Policy {
   std::string lib_dir = "/var/lib/runguard";
   std::string events_path = "/var/log/runguard/events.jsonl";  // top-level `events: { path: ... }`
   AgentSettings agent;
+  SecretsSettings secrets;
   Mode mode = Mode::kEnforce;
   FailurePolicy failure_policy = FailurePolicy::kClosed;
   Controls controls;
