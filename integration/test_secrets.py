@@ -318,6 +318,57 @@ class VaultHelperTest(VaultTestBase):
         self.assertEqual(leases["active"], [], "a refused create left a Vault lease behind")
 
 
+class VaultKubernetesAuthTest(VaultTestBase):
+    """Kubernetes auth with the pod's own service-account token, found through the spec's mounts."""
+
+    JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6cGF5bWVudHM6YXBwIn0.c2lnbmF0dXJl"
+
+    def setUp(self):
+        super().setUp()
+        self.vault.add_kubernetes(role="app", jwt=self.JWT, namespace="payments", service_account="app",
+                                  paths=["kv/data/app/*", "sys/leases/*"])
+        self.secrets_policy(
+            "backend: vault\nvault:\n  address: %s\n  timeout: 2s\n  auth: { method: kubernetes, role: app }\n"
+            "allow:\n  - { match: {}, paths: ['kv/data/app/*'] }" % self.vault.address)
+        self.sa_dir = os.path.join(self.tmp, "kubelet-sa")
+        os.makedirs(self.sa_dir)
+        with open(os.path.join(self.sa_dir, "token"), "w") as f:
+            f.write(self.JWT)
+        os.chmod(self.sa_dir, 0o755)
+        os.chmod(os.path.join(self.sa_dir, "token"), 0o644)
+
+    def bundle_with_sa(self, destination, script):
+        b = self.bundle_with({ANNOTATION + "db": "vault:kv/data/app/db#password"}, script=script)
+        b.spec.setdefault("mounts", []).append({"destination": destination, "type": "bind", "source": self.sa_dir,
+                                                "options": ["rbind", "ro"]})
+        b.write()
+        return b
+
+    def test_logs_in_with_the_pods_token(self):
+        b = self.bundle_with_sa("/var/run/secrets/kubernetes.io/serviceaccount", "cat /run/secrets/db")
+        cid, p = self.run_container(b)
+        self.assertEqual(p.returncode, 0, b.log_text())
+        self.assertEqual(p.stdout, KV_VALUE)
+        logins = [r for r in self.vault.requests() if r["path"] == "/v1/auth/kubernetes/login"]
+        self.assertEqual(len(logins), 1)
+        self.assertEqual(logins[0]["body"], {"role": "app", "jwt": self.JWT})
+        self.assertNowhere(self.JWT, cid, b)
+
+    def test_token_mounted_below_the_secrets_directory(self):
+        # Images where /var/run links to /run see kubelet's mount at /run/secrets/...: it must land
+        # inside the secrets tmpfs, not be hidden by it.
+        b = self.bundle_with_sa("/run/secrets/kubernetes.io/serviceaccount",
+                                "cat /run/secrets/db; echo; cat /run/secrets/kubernetes.io/serviceaccount/token")
+        cid, p = self.run_container(b)
+        self.assertEqual(p.returncode, 0, b.log_text())
+        self.assertEqual(p.stdout.splitlines(), [KV_VALUE, self.JWT])
+
+    def test_no_service_account_token_is_refused(self):
+        b = self.bundle_with({ANNOTATION + "db": "vault:kv/data/app/db#password"})
+        self.assertRefused(b, "no service-account token", "RG-SECRETS-003")
+        self.assertEqual(self.vault.requests(), [])
+
+
 class VaultAgentTest(VaultTestBase):
     """runguardd does the Vault I/O, renews leases while the container runs, revokes on delete."""
 
@@ -364,6 +415,28 @@ class VaultAgentTest(VaultTestBase):
         self.assertIn(lease, self.vault.leases()["revoked"])
         self.assertStateDirEmpty()
         self.assertNotIn(KV_VALUE, self.agent.log_text())
+
+    def test_refresh_rewrites_the_file_in_place(self):
+        self.write_vault_policy(extra="refresh: 10s\n")
+        self.start_agent()
+        b = self.bundle_with({ANNOTATION + "db-password": "vault:kv/data/app/db#password"})
+        b.set_args("sleep", "60")
+        b.write()
+        cid = self.new_id()
+        self.assertEqual(self.runguard(["create", "--bundle", b.path, cid], log=b.log, detached=True).returncode, 0,
+                         b.log_text() + self.agent.log_text())
+        self.assertEqual(self.runguard(["start", cid], log=b.log).returncode, 0)
+        self.vault.put_kv2("kv", "app/db", {"password": "rotated-" + KV_VALUE})
+        deadline = time.monotonic() + 25
+        value = None
+        while time.monotonic() < deadline:
+            value = self.runguard(["exec", cid, "cat", "/run/secrets/db-password"]).stdout
+            if value != KV_VALUE:
+                break
+            time.sleep(0.5)
+        self.assertEqual(value, "rotated-" + KV_VALUE, "runguardd did not refresh the file:\n" + self.agent.log_text())
+        self.delete(cid)
+        self.assertStateDirEmpty()
 
 
 class ContainerdSecretsTest(unittest.TestCase):
