@@ -4,6 +4,7 @@
 //   runguardd [--config FILE] [--log-level info|debug] [--version] [--help]
 //
 // Exit codes: 0 after SIGTERM/SIGINT, 1 when it cannot start, 2 on a usage error.
+#include <sys/prctl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -106,6 +107,8 @@ void sd_notify(const char* state) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Vault tokens and secret values pass through this process: no core file may keep them.
+  ::prctl(PR_SET_DUMPABLE, 0);
   Args args;
   if (!parse_args(argc, argv, args)) return 2;
   if (args.help) {

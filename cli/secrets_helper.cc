@@ -10,6 +10,7 @@
 // Exit 0 ok, 1 error, 2 usage. It finishes within --timeout-ms (default vault.timeout + 500 ms):
 // the fetch gets a budget that fits, and a watchdog prints the timeout line and exits if it does
 // not. Values appear nowhere but that stdout line (never on stderr, never in an error).
+#include <sys/prctl.h>
 #include "secrets_helper.h"
 
 #include <openssl/crypto.h>
@@ -138,6 +139,8 @@ int run_revoke(OneLine& out, secrets::VaultFetcher& fetcher, const Json& request
 }  // namespace
 
 int cmd_helper_secrets(const std::vector<std::string>& args) {
+  // Vault tokens and secret values pass through this process: no core file may keep them.
+  ::prctl(PR_SET_DUMPABLE, 0);
   auto start = std::chrono::steady_clock::now();
   OneLine out;
   auto usage_error = [&](const std::string& why) {

@@ -13,6 +13,7 @@ Vault is integration/vault_standin.py (a stand-in written from Vault's API docum
 no Vault binary here), in-process on 127.0.0.1, recording every request it gets.
 """
 
+import base64
 import json
 import os
 import re
@@ -68,10 +69,17 @@ class SecretsTestBase(RunguardTestCase):
                   "secrets record": os.path.join(self.container_state_dir(cid), "secrets.json")}
         if self.agent is not None:
             places["runguardd log"] = self.agent.log
+        # Values travel base64-encoded between runguardd, the helper and the runtime.
+        forms = [value, base64.b64encode(value.encode()).decode()]
         for what, path in places.items():
-            if os.path.exists(path):
-                with open(path, errors="replace") as f:
-                    self.assertNotIn(value, f.read(), "the secret value leaked into " + what)
+            if not os.path.exists(path):
+                # These always exist for a created container; a moved path must not make this vacuous.
+                self.assertNotIn(what, ("config.json", "runc --log", "decision record"), what + " is missing at " + path)
+                continue
+            with open(path, errors="replace") as f:
+                text = f.read()
+            for form in forms:
+                self.assertNotIn(form, text, "the secret value leaked into " + what)
         if pid:
             with open("/proc/%d/environ" % pid, "rb") as f:
                 self.assertNotIn(value.encode(), f.read(), "the secret value is in the process environment")
@@ -195,6 +203,29 @@ class FileBackendTest(SecretsTestBase):
         b = self.bundle_with({ANNOTATION + "x": "file:app/missing"})
         self.assertRefused(b, "app/missing does not exist")
 
+    def test_file_bind_mount_below_the_secrets_directory(self):
+        # podman --secret and compose bind a single file at /run/secrets/<name>: its mount point
+        # is made as a file in the tmpfs, and both it and runguard's files are readable.
+        single = os.path.join(self.tmp, "podman-secret")
+        with open(single, "w") as f:
+            f.write("from-the-engine")
+        os.chmod(single, 0o644)
+        b = self.bundle_with({ANNOTATION + "db": "file:app/db#password"},
+                             script="cat /run/secrets/db; echo; cat /run/secrets/engine-secret")
+        b.spec.setdefault("mounts", []).append({"destination": "/run/secrets/engine-secret", "type": "bind",
+                                                "source": single, "options": ["rbind", "ro"]})
+        b.write()
+        cid, p = self.run_container(b)
+        self.assertEqual(p.returncode, 0, b.log_text())
+        self.assertEqual(p.stdout.splitlines(), [FILE_VALUE, "from-the-engine"])
+
+    def test_secret_named_like_a_mount_below_it_is_refused(self):
+        b = self.bundle_with({ANNOTATION + "engine-secret": "file:app/db#password"})
+        b.spec.setdefault("mounts", []).append({"destination": "/run/secrets/engine-secret", "type": "bind",
+                                                "source": "/etc/hostname", "options": ["rbind", "ro"]})
+        b.write()
+        self.assertRefused(b, "need the same name", "RG-SECRETS-003")
+
     def test_attach_gives_files_without_annotations(self):
         self.secrets_policy("file: { dir: %s }\nattach:\n  - { match: {}, files: { db-user: 'file:app/db#user' } }" % self.dir)
         b = self.bundle_with(script="cat /run/secrets/db-user")
@@ -289,6 +320,16 @@ class VaultHelperTest(VaultTestBase):
     def test_vault_down_refuses_cleanly(self):
         self.vault.stop()
         self.check_vault_failure("secrets from Vault")
+
+    def test_vault_down_refuses_even_with_failure_policy_open(self):
+        # failurePolicy: open starts containers unhardened on internal errors, but one whose
+        # secrets cannot be delivered would start with its credentials back in its environment.
+        self.write_vault_policy()
+        with open(self.policy_path, "a") as f:
+            f.write("failurePolicy: open\n")
+        self.vault.stop()
+        b = self.bundle_with({ANNOTATION + "db": "vault:kv/data/app/db#password"}, env=["API_TOKEN=" + ENV_VALUE])
+        self.assertRefused(b, "its secrets could not be delivered")
 
     def test_permission_denied_refuses_cleanly(self):
         self.vault.put_kv2("kv", "app/forbidden", {"password": "x"})

@@ -373,6 +373,7 @@ void SecretsManager::tick() {
       renew(*source, r);
       --budget;
     }
+    keep_logins_alive(*source);
     for (const std::string& id : due_refreshes(at, budget)) {
       if (stopping_) return;
       refresh(*source, id);
@@ -383,6 +384,31 @@ void SecretsManager::tick() {
   write_dirty_records();
   std::lock_guard<std::mutex> l(mu_);
   update_gauge();
+}
+
+void SecretsManager::keep_logins_alive(secrets::SecretSource& source) {
+  std::vector<std::pair<std::string, std::string>> holders;  // container, its token file
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (const auto& [id, c] : managed_) {
+      if (!c.leases.empty()) holders.emplace_back(id, c.record.kubernetes_token_file);
+    }
+  }
+  for (auto it = login_failing_.begin(); it != login_failing_.end();) {  // forgotten containers
+    bool held = std::any_of(holders.begin(), holders.end(), [&](const auto& h) { return h.first == *it; });
+    it = held ? std::next(it) : login_failing_.erase(it);
+  }
+  for (const auto& [id, token_file] : holders) {
+    if (stopping_) return;
+    Status s = source.keep_alive(id, token_file);
+    if (s.is_ok()) {
+      if (login_failing_.erase(id) > 0) log_.info("container " + id + ": its Vault login is renewed again");
+    } else if (login_failing_.insert(id).second) {
+      log_.warning("container " + id + ": the Vault login holding its leases could not be renewed (they end with it): " + s.message());
+    } else {
+      log_.debug("container " + id + ": Vault login renewal still failing: " + s.message());
+    }
+  }
 }
 
 void SecretsManager::queue_revocation(secrets::RevokeRequest r) {

@@ -164,6 +164,9 @@ class SecretsManager {
   void forget_vanished();
   std::vector<Renewal> due_renewals(Clock::time_point now, size_t budget);
   void renew(secrets::SecretSource& source, const Renewal& r);
+  // Renews the logins that hold managed leases at 2/3 of their TTL (Vault revokes a token's
+  // leases when it expires); a failure is a warning once per container, then debug.
+  void keep_logins_alive(secrets::SecretSource& source);
   std::vector<std::string> due_refreshes(Clock::time_point now, size_t budget);
   void refresh(secrets::SecretSource& source, const std::string& id);
   // Writes the fetched files one by one, then moves the record to the leases of the files
@@ -187,6 +190,7 @@ class SecretsManager {
   std::shared_ptr<secrets::SecretSource> source_;
   std::chrono::milliseconds refresh_{0};
   std::map<std::string, Container> managed_;
+  std::set<std::string> login_failing_;  // containers whose login keep-alive failed (tick thread only)
   std::map<std::string, Pending> pending_;
   std::set<std::string> attach_queue_;
   std::set<std::string> unconfirmed_;  // scanned records a create may still be writing

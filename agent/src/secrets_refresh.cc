@@ -66,7 +66,7 @@ std::vector<SecretsManager::Renewal> SecretsManager::due_renewals(Clock::time_po
 }
 
 void SecretsManager::renew(secrets::SecretSource& source, const Renewal& r) {
-  auto res = source.renew(r.lease_id, r.increment, r.token_file);
+  auto res = source.renew(r.container, r.lease_id, r.increment, r.token_file);
   bool ok = res.is_ok() && *res > 0;
   metrics_.add("runguard_secret_lease_renewals_total", {{"result", ok ? "ok" : "error"}});
   std::lock_guard<std::mutex> l(mu_);

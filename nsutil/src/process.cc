@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -76,6 +77,8 @@ int ms_left(Clock::time_point deadline) {
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  // A helper whose caller was killed (a create containerd gave up on) must not outlive it.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   // Above 2 first, so the dup2s below never meet a descriptor that is already 0, 1 or 2.
   int dn = ::fcntl(devnull, F_DUPFD_CLOEXEC, 3);
   int wo = ::fcntl(out, F_DUPFD_CLOEXEC, 3);

@@ -208,7 +208,11 @@ Status prepare(const RuncArgs& args, const policy::Policy& p, const std::string&
   // Secret files are complete before runc can start the process (no startup race).
   if (p.mode == policy::Mode::kEnforce && !d.secrets.empty()) {
     out.secrets.emplace(p, out.state_dir, internal::log_for(args));
-    RG_RETURN_IF_ERROR(out.secrets->deliver(ctx, d, original_env));
+    // Never "opened" by failurePolicy: the unhardened spec would carry the moved credentials in
+    // its environment and start without the files it asked for.
+    if (Status s = out.secrets->deliver(ctx, d, original_env); !s.is_ok()) {
+      return Status(Code::kDenied, "container " + id + " refused: its secrets could not be delivered: " + s.message());
+    }
   }
   // The monitor must be listening before runc loads a profile that notifies it.
   if (p.mode == policy::Mode::kEnforce) RG_RETURN_IF_ERROR(internal::start_monitor(p, ctx, d.result, out.state_dir, out.record));

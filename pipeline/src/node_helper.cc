@@ -42,7 +42,9 @@ Result<NodeAnswer> ask_agent_or_helper(const NodeAsk& ask) {
   AgentClient client(ask.agent_socket);
   auto reply = client.request(frame::message(ask.op, ask.fields), ask.agent_timeout);
   if (reply.is_ok()) return NodeAnswer{std::move(*reply), "agent"};
-  if (!agent_not_running(reply.status())) return reply.status();
+  // A busy agent says so ("runguardd is busy ...; fall back"): the helper does the work instead.
+  bool busy = reply.status().message().find("runguardd is busy") != std::string::npos;
+  if (!agent_not_running(reply.status()) && !busy) return reply.status();
 
   std::string helper = helper_beside_self();
   if (helper.empty() || !nsutil::path_exists(helper)) {

@@ -1,5 +1,6 @@
 #include "secrets_setup.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,10 +33,14 @@ Result<uint32_t> member_id(const Json& spec, const char* key) {
   return static_cast<uint32_t>(v.get<uint64_t>());
 }
 
-// Mount points below mountPath, made in the tmpfs as root-owned 0555 directories. Each component
-// is checked: a spec's destination must not lead the mkdir out of the tmpfs.
-Status make_mount_points(const std::string& dir, const std::vector<std::string>& points) {
-  for (const auto& rel : points) {
+// Mount points below mountPath, made in the tmpfs (root-owned, 0555 directories; an empty 0444
+// file for a file bind mount such as podman's --secret). Each component is checked: a spec's
+// destination must not lead the mkdir out of the tmpfs.
+Status make_mount_points(const std::string& dir, const std::vector<std::string>& points, const std::vector<std::string>& sources) {
+  for (size_t n = 0; n < points.size(); ++n) {
+    const std::string& rel = points[n];
+    struct stat src {};
+    bool file = n < sources.size() && ::stat(sources[n].c_str(), &src) == 0 && !S_ISDIR(src.st_mode);
     std::string cur = dir;
     size_t i = 0;
     while (i <= rel.size()) {
@@ -44,9 +49,14 @@ Status make_mount_points(const std::string& dir, const std::vector<std::string>&
       std::string seg = rel.substr(i, j - i);
       if (seg.empty() || seg == "." || seg == "..") return invalid("mount destination below secrets.mountPath has a \"" + seg + "\" component: " + rel);
       cur += "/" + seg;
+      bool last = j == rel.size();
       struct stat st {};
       if (::lstat(cur.c_str(), &st) == 0) {
-        if (!S_ISDIR(st.st_mode)) return invalid(cur + " is a secret file and a mount point at once; rename the secret");
+        if (S_ISLNK(st.st_mode) || (!last && !S_ISDIR(st.st_mode))) return invalid(cur + ": two mounts below secrets.mountPath disagree about it");
+      } else if (last && file) {
+        int fd = ::open(cur.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
+        if (fd < 0) return io_error("create " + cur, errno);
+        ::close(fd);
       } else if (::mkdir(cur.c_str(), 0555) != 0) {
         return io_error("mkdir " + cur, errno);
       }
@@ -87,6 +97,51 @@ Status check_names(const secrets::FetchRequest& r, const std::vector<FetchedSecr
   return Status::ok();
 }
 
+struct RevokeVia {
+  std::string agent_socket;
+  std::string policy_file;
+  int64_t timeout_ms = 5000;
+};
+
+Status revoke(const RevokeVia& via, const secrets::RevokeRequest& req) {
+  if (req.leases.empty() && req.kubernetes_token_file.empty()) {
+    // Nothing to give back to Vault; a running agent still stops refreshing the container's
+    // files (and finishes a write in progress) before they are wiped. No agent: nothing refreshes.
+    AgentClient agent(via.agent_socket);
+    (void)agent.request(frame::message("secrets.revoke", {{"request", secrets::revoke_request_to_json(req)}}),
+                        std::chrono::milliseconds(via.timeout_ms + kMarginMs));
+    return Status::ok();
+  }
+  NodeAsk ask;
+  ask.agent_socket = via.agent_socket;
+  ask.op = "secrets.revoke";
+  ask.fields = {{"request", secrets::revoke_request_to_json(req)}};
+  ask.agent_timeout = std::chrono::milliseconds(via.timeout_ms + kMarginMs);
+  ask.helper_args = {"helper", "secrets", "revoke", "--request", dump_json(secrets::revoke_request_to_json(req)), "--timeout-ms",
+                     std::to_string(via.timeout_ms)};
+  if (!via.policy_file.empty()) {
+    ask.helper_args.push_back("--config");
+    ask.helper_args.push_back(via.policy_file);
+  }
+  ask.helper_timeout = std::chrono::milliseconds(via.timeout_ms + 2 * kMarginMs);
+  auto answer = ask_agent_or_helper(ask);
+  if (!answer.is_ok()) {
+    return Status(answer.status().code(), "container " + req.container + ": " + std::to_string(req.leases.size()) +
+                                              " Vault lease(s) not revoked (they expire at their TTL): " + answer.status().message());
+  }
+  return Status::ok();
+}
+
+Status revoke(const secrets::SecretsRecord& r) {
+  secrets::RevokeRequest req;
+  req.container = r.container;
+  req.kubernetes_token_file = r.kubernetes_token_file;
+  for (const auto& f : r.files) {
+    if (!f.lease_id.empty()) req.leases.push_back(f.lease_id);
+  }
+  return revoke(RevokeVia{r.agent_socket, r.policy_file, r.timeout_ms}, req);
+}
+
 Result<std::vector<FetchedSecret>> fetch_vault(const policy::Policy& p, const secrets::FetchRequest& r) {
   int64_t budget = p.secrets.vault.timeout_ms;
   NodeAsk ask;
@@ -113,39 +168,15 @@ Result<std::vector<FetchedSecret>> fetch_vault(const policy::Policy& p, const se
   }
   if (!got.is_ok()) return Status(Code::kUnavailable, answer.via + ": " + got.status().message());
   if (Status names = check_names(r, *got, answer.via); !names.is_ok()) {
+    secrets::RevokeRequest back{r.container, {}, r.kubernetes_token_file};
+    for (const auto& g : *got) {
+      if (!g.lease_id.empty()) back.leases.push_back(g.lease_id);
+    }
     secrets::wipe(*got);
+    if (!back.leases.empty()) (void)revoke(RevokeVia{p.agent.internal_socket, p.source.front() == '/' ? p.source : "", budget}, back);
     return names;
   }
   return got;
-}
-
-Status revoke(const secrets::SecretsRecord& r) {
-  secrets::RevokeRequest req;
-  req.container = r.container;
-  req.kubernetes_token_file = r.kubernetes_token_file;
-  for (const auto& f : r.files) {
-    if (!f.lease_id.empty()) req.leases.push_back(f.lease_id);
-  }
-  // Kubernetes logins are revoked with their leases; a KV-only token-auth container has nothing.
-  if (req.leases.empty() && req.kubernetes_token_file.empty()) return Status::ok();
-  NodeAsk ask;
-  ask.agent_socket = r.agent_socket;
-  ask.op = "secrets.revoke";
-  ask.fields = {{"request", secrets::revoke_request_to_json(req)}};
-  ask.agent_timeout = std::chrono::milliseconds(r.timeout_ms + kMarginMs);
-  ask.helper_args = {"helper", "secrets", "revoke", "--request", dump_json(secrets::revoke_request_to_json(req)), "--timeout-ms",
-                     std::to_string(r.timeout_ms)};
-  if (!r.policy_file.empty()) {
-    ask.helper_args.push_back("--config");
-    ask.helper_args.push_back(r.policy_file);
-  }
-  ask.helper_timeout = std::chrono::milliseconds(r.timeout_ms + 2 * kMarginMs);
-  auto answer = ask_agent_or_helper(ask);
-  if (!answer.is_ok()) {
-    return Status(answer.status().code(), "container " + r.container + ": " + std::to_string(req.leases.size()) +
-                                              " Vault lease(s) not revoked (they expire at their TTL): " + answer.status().message());
-  }
-  return Status::ok();
 }
 
 }  // namespace
@@ -178,11 +209,13 @@ Status SecretsDelivery::deliver(const policy::ContainerContext& ctx, const polic
   record_.mounted = true;  // before the mount: a crash in between leaves release a trace
   started_ = true;
   // runc mounts the tmpfs as the container's root when it has a user namespace: that host id
-  // must be able to pass through the state directory (whose files stay 0600).
-  if (::chmod(dir_.c_str(), 0711) != 0) return io_error("chmod " + dir_, errno);
+  // must be able to pass through the state directory (whose files stay 0600). Without one the
+  // owner may be a host account (uid 1000 is a login user on many nodes): the directory stays
+  // 0700, which runc, as the host's root, passes anyway.
+  if ((*host_uid != uid || *host_gid != gid) && ::chmod(dir_.c_str(), 0711) != 0) return io_error("chmod " + dir_, errno);
   RG_RETURN_IF_ERROR(secrets::write_secrets_record(dir_, record_));
   RG_RETURN_IF_ERROR(secrets::mount_secrets_tmpfs(plan.host_dir, policy_.secrets.size, record_.uid, record_.gid));
-  RG_RETURN_IF_ERROR(make_mount_points(plan.host_dir, plan.mount_points));
+  RG_RETURN_IF_ERROR(make_mount_points(plan.host_dir, plan.mount_points, plan.mount_point_sources));
 
   std::vector<FetchedSecret> values;
   struct Wiper {

@@ -172,7 +172,18 @@ void add_mount(const Policy& p, Eval& e, SecretsPlan& plan) {
     }
     if (d.rfind(canonical_destination(dest) + "/", 0) == 0) {
       if (!first_below) first_below = i;
-      plan.mount_points.push_back(d.substr(canonical_destination(dest).size() + 1));
+      std::string rel = d.substr(canonical_destination(dest).size() + 1);
+      std::string top = rel.substr(0, rel.find('/'));
+      for (const auto& f : plan.files) {
+        if (f.name == top) {
+          refuse(e, kUndeliverable, "secret file " + f.name + " and the spec's mount at " + d + " (mounts/" + std::to_string(i) +
+                                        ") need the same name below " + dest + "; rename the secret",
+                 "/mounts/" + std::to_string(i));
+          return;
+        }
+      }
+      plan.mount_points.push_back(rel);
+      plan.mount_point_sources.push_back(str_member((*mounts)[i], "source"));
     }
   }
   if (!first_below) {

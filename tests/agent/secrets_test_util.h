@@ -51,7 +51,8 @@ class FakeSecretSource : public runguard::secrets::SecretSource {
     ++calls;
     return revoke_error;
   }
-  runguard::Result<int64_t> renew(const std::string& lease, int64_t increment, const std::string& token_file) override {
+  runguard::Result<int64_t> renew(const std::string& container, const std::string& lease, int64_t increment,
+                                 const std::string& token_file) override {
     std::lock_guard<std::mutex> l(mu);
     renewals.push_back({lease, increment});
     ++calls;

@@ -591,3 +591,36 @@ TEST(SecretsControl, DecisionJsonCarriesThePlan) {
 }
 
 }  // namespace
+
+namespace {
+
+// runc ignores "." and empty components of a destination (and resolves a relative one from the
+// rootfs): "/run/./secrets" and "run/secrets" are the mountPath too.
+TEST(SecretsControl, NonNormalisedDestinationsAreTheMountPath) {
+  Policy p = base_policy();
+  p.secrets.allow = {allow_of(match_of(), {"*"})};
+  for (const char* dest : {"/run/./secrets", "run/secrets", "//run//secrets/."}) {
+    SCOPED_TRACE(dest);
+    Json spec = spec_with_mounts(Json::array({mount_at(dest)}));
+    Decision d = evaluate_spec(p, spec, ctx_of(ask("a", "a")));
+    expect_refused(d, spec, "RG-SECRETS-003", "the spec already mounts something at /run/secrets (mounts/0)");
+  }
+  Json below = spec_with_mounts(Json::array({mount_at("/run/./secrets/tls/")}));
+  Decision d = evaluate_spec(p, below, ctx_of(ask("a", "a")));
+  ASSERT_TRUE(d.allowed) << describe(d);
+  EXPECT_EQ(d.secrets.mount_points, std::vector<std::string>{"tls"});
+}
+
+// A secret file and a spec mount below mountPath cannot share a name: one would hide the other.
+TEST(SecretsControl, SecretNamedLikeAMountBelowItIsRefused) {
+  Policy p = base_policy();
+  p.secrets.allow = {allow_of(match_of(), {"*"})};
+  for (const char* name : {"tls", "kubernetes.io"}) {
+    SCOPED_TRACE(name);
+    Json spec = spec_with_mounts(Json::array({mount_at("/run/secrets/tls"), mount_at(kSaDir, kSaSource)}));
+    Decision d = evaluate_spec(p, spec, ctx_of(ask(name, "a")));
+    expect_refused(d, spec, "RG-SECRETS-003", "need the same name below /run/secrets; rename the secret");
+  }
+}
+
+}  // namespace

@@ -29,6 +29,13 @@ Status with_prefix(const Status& s, const std::string& prefix) { return Status(s
 }  // namespace
 
 struct VaultFetcher::Impl {
+  // Whose credentials: a Kubernetes login is per container (a pod's containers share one JWT, and
+  // revoking one container's login token must not take its siblings' leases with it).
+  struct Who {
+    const std::string& container;
+    const std::string& token_file;
+  };
+
   struct Credential {
     std::string token;
     std::string cache_key;  // "" for the token file
@@ -67,8 +74,34 @@ struct VaultFetcher::Impl {
     return token;
   }
 
+  static std::string kubernetes_key(const std::string& container, const std::string& jwt) {
+    return "kubernetes:" + container + ":" + vault::sha256_hex(jwt);
+  }
+
+  // The cached login for c.cache_key. One past 2/3 of its TTL is renewed (auth/token/renew-self)
+  // rather than replaced: Vault revokes a token's leases when it expires, so the token that took
+  // a container's leases must live as long as they do. False when there is none or it cannot be
+  // renewed (the caller logs in again).
+  bool cached(Credential& c, Deadline d) {
+    auto hit = logins.lookup(c.cache_key);
+    if (!hit.has_value()) return false;
+    if (!hit->second) {
+      VaultCall renew{"POST", "auth/token/renew-self", 0, std::nullopt, hit->first, "renewing the login token at"};
+      auto e = client->call(renew, d);
+      vault::wipe_string(renew.token);
+      if (!e.is_ok() || e->auth_lease_duration <= 0) {
+        vault::wipe_string(hit->first);
+        return false;
+      }
+      logins.put(c.cache_key, hit->first, e->auth_lease_duration);
+    }
+    c.token = std::move(hit->first);
+    c.from_cache = true;
+    return true;
+  }
+
   // The token to send: the token file's, or a (cached) AppRole / Kubernetes login. `fresh` skips the cache.
-  Result<Credential> credential(const std::string& k8s_token_file, Deadline d, bool fresh) {
+  Result<Credential> credential(const Who& who, Deadline d, bool fresh) {
     const policy::VaultAuth& a = settings.vault.auth;
     Credential c;
     switch (a.method) {
@@ -78,11 +111,7 @@ struct VaultFetcher::Impl {
       }
       case Method::kAppRole: {
         c.cache_key = "approle";
-        if (auto t = fresh ? std::nullopt : logins.get(c.cache_key); t.has_value()) {
-          c.token = std::move(*t);
-          c.from_cache = true;
-          return c;
-        }
+        if (!fresh && cached(c, d)) return c;
         RG_ASSIGN_OR_RETURN(std::string secret_id, vault::read_credential_file(a.secret_id_file, "vault.auth.secretIdFile"));
         Json body = {{"role_id", a.role_id}, {"secret_id", secret_id}};
         vault::wipe_string(secret_id);
@@ -90,21 +119,19 @@ struct VaultFetcher::Impl {
         return c;
       }
       case Method::kKubernetes: {
-        if (k8s_token_file.empty()) {
+        if (who.token_file.empty()) {
           return invalid("vault.auth.method is kubernetes, but the request names no service-account token file "
                          "(is the container in a Kubernetes pod with a service-account token mounted?)");
         }
-        RG_ASSIGN_OR_RETURN(std::string jwt, vault::read_credential_file(k8s_token_file, "the Kubernetes service-account token"));
-        Status shape = vault::check_jwt(jwt, k8s_token_file);
-        c.cache_key = "kubernetes:" + vault::sha256_hex(jwt);
+        RG_ASSIGN_OR_RETURN(std::string jwt, vault::read_credential_file(who.token_file, "the Kubernetes service-account token"));
+        Status shape = vault::check_jwt(jwt, who.token_file);
+        c.cache_key = kubernetes_key(who.container, jwt);
         if (!shape.is_ok()) {
           vault::wipe_string(jwt);
           return shape;
         }
-        if (auto t = fresh ? std::nullopt : logins.get(c.cache_key); t.has_value()) {
+        if (!fresh && cached(c, d)) {
           vault::wipe_string(jwt);
-          c.token = std::move(*t);
-          c.from_cache = true;
           return c;
         }
         Json body = {{"role", a.role}, {"jwt", jwt}};
@@ -117,15 +144,15 @@ struct VaultFetcher::Impl {
   }
 
   // Makes `c` with the right token; a cached login token Vault calls invalid is replaced once.
-  Result<Envelope> authed_call(VaultCall c, const std::string& k8s_token_file, Deadline d) {
-    RG_ASSIGN_OR_RETURN(Credential cred, credential(k8s_token_file, d, false));
+  Result<Envelope> authed_call(VaultCall c, const Who& who, Deadline d) {
+    RG_ASSIGN_OR_RETURN(Credential cred, credential(who, d, false));
     c.token = cred.token;
     auto r = client->call(c, d);
     if (!r.is_ok() && r.status().code() == Code::kDenied && contains(r.status().message(), "invalid token")) {
       if (cred.from_cache) {
         (void)logins.take(cred.cache_key);
         vault::wipe_string(c.token);
-        RG_ASSIGN_OR_RETURN(Credential again, credential(k8s_token_file, d, true));
+        RG_ASSIGN_OR_RETURN(Credential again, credential(who, d, true));
         c.token = again.token;
         r = client->call(c, d);
       } else if (settings.vault.auth.method == Method::kToken) {
@@ -137,9 +164,9 @@ struct VaultFetcher::Impl {
     return r;
   }
 
-  Status revoke_lease(const std::string& lease, const std::string& k8s_token_file, Deadline d) {
+  Status revoke_lease(const std::string& lease, const Who& who, Deadline d) {
     VaultCall c{"PUT", "sys/leases/revoke", 0, Json{{"lease_id", lease}}, "", "revoking lease " + lease + " at"};
-    auto r = authed_call(std::move(c), k8s_token_file, d);
+    auto r = authed_call(std::move(c), who, d);
     if (r.is_ok() || r.status().code() == Code::kNotFound) return Status::ok();  // not found: already gone
     if (r.status().code() == Code::kDenied && !contains(r.status().message(), "invalid token")) {
       // Vault's default policy grants renew and lookup, not revoke.
@@ -148,16 +175,15 @@ struct VaultFetcher::Impl {
     return r.status();
   }
 
-  void revoke_taken(const std::vector<FetchedSecret>& taken, const std::string& k8s_token_file, Deadline d) {
+  void revoke_taken(const std::vector<FetchedSecret>& taken, const Who& who, Deadline d) {
     Deadline cleanup = std::max(d, std::chrono::steady_clock::now() + kMinCleanupTime);
     for (const FetchedSecret& s : taken) {
-      if (!s.lease_id.empty()) (void)revoke_lease(s.lease_id, k8s_token_file, cleanup);
+      if (!s.lease_id.empty()) (void)revoke_lease(s.lease_id, who, cleanup);
     }
   }
 
-  Result<FetchedSecret> read_one(const RequestedSecret& req, const policy::SecretRef& ref, const std::string& k8s_token_file,
-                                 Deadline d) {
-    RG_ASSIGN_OR_RETURN(Envelope e, authed_call({"GET", ref.path, ref.version, std::nullopt, "", "reading"}, k8s_token_file, d));
+  Result<FetchedSecret> read_one(const RequestedSecret& req, const policy::SecretRef& ref, const Who& who, Deadline d) {
+    RG_ASSIGN_OR_RETURN(Envelope e, authed_call({"GET", ref.path, ref.version, std::nullopt, "", "reading"}, who, d));
     FetchedSecret out{req.name, "", e.lease_id, e.lease_duration, e.renewable};
     Result<std::string> value = Status(Code::kNotFound, "vault " + client->origin() + ": reading " + ref.path + ": the reply has no data");
     if (vault::is_kv2_data(e.data)) {
@@ -173,7 +199,7 @@ struct VaultFetcher::Impl {
     vault::cleanse_json(e.data);
     if (!value.is_ok()) {
       // A dynamic secret's lease was taken even though its value is of no use: give it back.
-      if (!e.lease_id.empty()) revoke_taken({out}, k8s_token_file, d);
+      if (!e.lease_id.empty()) revoke_taken({out}, who, d);
       return value.status();
     }
     out.value = std::move(value).value();
@@ -211,10 +237,11 @@ Result<std::vector<FetchedSecret>> VaultFetcher::fetch(const FetchRequest& r) {
     refs.push_back(std::move(ref).value());
   }
   std::vector<FetchedSecret> out;
+  Impl::Who who{r.container, r.kubernetes_token_file};
   for (size_t i = 0; i < refs.size(); ++i) {
-    auto one = impl_->read_one(r.secrets[i], refs[i], r.kubernetes_token_file, d);
+    auto one = impl_->read_one(r.secrets[i], refs[i], who, d);
     if (!one.is_ok()) {
-      impl_->revoke_taken(out, r.kubernetes_token_file, d);
+      impl_->revoke_taken(out, who, d);
       wipe(out);
       return with_prefix(one.status(), "secret \"" + r.secrets[i].name + "\": ");
     }
@@ -227,15 +254,16 @@ Status VaultFetcher::revoke(const RevokeRequest& r) {
   RG_RETURN_IF_ERROR(impl_->init);
   Deadline d = impl_->deadline();
   Status first;
+  Impl::Who who{r.container, r.kubernetes_token_file};
   for (const std::string& lease : r.leases) {
-    Status s = impl_->revoke_lease(lease, r.kubernetes_token_file, d);
+    Status s = impl_->revoke_lease(lease, who, d);
     if (!s.is_ok() && first.is_ok()) first = s;
   }
   if (impl_->settings.vault.auth.method != Method::kKubernetes || r.kubernetes_token_file.empty()) return first;
   // The login token this pod's JWT got: revoked too, so it does not outlive the container.
   auto jwt = vault::read_credential_file(r.kubernetes_token_file, "the Kubernetes service-account token");
   if (!jwt.is_ok()) return first;  // the pod is gone: its login token expires on its own
-  std::string key = "kubernetes:" + vault::sha256_hex(*jwt);
+  std::string key = Impl::kubernetes_key(r.container, *jwt);
   vault::wipe_string(*jwt);
   auto token = impl_->logins.take(key);
   if (!token.has_value()) return first;
@@ -247,13 +275,21 @@ Status VaultFetcher::revoke(const RevokeRequest& r) {
   return first;
 }
 
-Result<int64_t> VaultFetcher::renew(const std::string& lease_id, int64_t increment_seconds, const std::string& kubernetes_token_file) {
+Result<int64_t> VaultFetcher::renew(const std::string& container, const std::string& lease_id, int64_t increment_seconds,
+                                    const std::string& kubernetes_token_file) {
   RG_RETURN_IF_ERROR(impl_->init);
   if (lease_id.empty()) return invalid("renewing a lease: no lease id");
   Json body = {{"lease_id", lease_id}, {"increment", std::max<int64_t>(increment_seconds, 0)}};
   VaultCall c{"PUT", "sys/leases/renew", 0, std::move(body), "", "renewing lease " + lease_id + " at"};
-  RG_ASSIGN_OR_RETURN(Envelope e, impl_->authed_call(std::move(c), kubernetes_token_file, impl_->deadline()));
+  RG_ASSIGN_OR_RETURN(Envelope e, impl_->authed_call(std::move(c), Impl::Who{container, kubernetes_token_file}, impl_->deadline()));
   return e.lease_duration;
+}
+
+Status VaultFetcher::keep_alive(const std::string& container, const std::string& kubernetes_token_file) {
+  RG_RETURN_IF_ERROR(impl_->init);
+  if (impl_->settings.vault.auth.method == Method::kToken) return Status::ok();  // the token file's owner renews it
+  auto c = impl_->credential(Impl::Who{container, kubernetes_token_file}, impl_->deadline(), false);
+  return c.is_ok() ? Status::ok() : c.status();
 }
 
 }  // namespace runguard::secrets

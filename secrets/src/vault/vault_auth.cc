@@ -105,6 +105,13 @@ std::optional<std::string> LoginCache::get(const std::string& key) {
   return it->second.token;
 }
 
+std::optional<std::pair<std::string, bool>> LoginCache::lookup(const std::string& key) {
+  std::lock_guard<std::mutex> g(mu_);
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return std::nullopt;
+  return std::make_pair(it->second.token, Clock::now() < it->second.refresh_at);
+}
+
 void LoginCache::put(const std::string& key, const std::string& token, int64_t ttl_seconds) {
   auto now = Clock::now();
   Entry e{token, now, ttl_seconds > 0 ? now + std::chrono::milliseconds(std::min<int64_t>(ttl_seconds, int64_t{1} << 32) * 2000 / 3) : Clock::time_point::max()};

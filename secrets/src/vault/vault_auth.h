@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "runguard/common/status.h"
 
@@ -54,6 +55,8 @@ class LoginCache {
  public:
   using Clock = std::chrono::steady_clock;
   std::optional<std::string> get(const std::string& key);
+  // The entry's token and whether it is still fresh (before 2/3 of its TTL); nullopt when absent.
+  std::optional<std::pair<std::string, bool>> lookup(const std::string& key);
   void put(const std::string& key, const std::string& token, int64_t ttl_seconds);
   // Removes and returns the entry (wiping the cache's copy), whether or not it is still fresh.
   std::optional<std::string> take(const std::string& key);

@@ -98,11 +98,20 @@ Result<Envelope> VaultClient::call(const VaultCall& c, Deadline deadline) const 
   std::string where = "vault " + origin_ + ": " + c.action + " " + c.path;
   Url url = base_;
   bool redirected = false;
+  // Reading dynamic credentials or logging in makes something in Vault: after a reply that got
+  // lost, a retry would orphan it (a database user alive until its TTL). Those are retried only
+  // when Vault surely did nothing: no connection, 429, 503.
+  bool idempotent = c.path.rfind("sys/leases/", 0) == 0 ||
+                    (c.method == "GET" && c.path.find("/creds/") == std::string::npos && c.path.rfind("creds/", 0) != 0);
+  auto nothing_sent = [](const Status& s) {
+    return s.error_number() == ECONNREFUSED || s.error_number() == EHOSTUNREACH || s.error_number() == ENETUNREACH;
+  };
   for (int attempt = 0;; ) {
     auto r = http_exchange(url, tls_.get(), req, deadline);
     if (!r.is_ok()) {
       const Status& s = r.status();
-      if (is_retryable_transport_error(s) && attempt < retries_ && sleep_within(backoff(attempt), deadline)) {
+      if (is_retryable_transport_error(s) && (idempotent || nothing_sent(s)) && attempt < retries_ &&
+          sleep_within(backoff(attempt), deadline)) {
         ++attempt;
         continue;
       }
@@ -130,7 +139,8 @@ Result<Envelope> VaultClient::call(const VaultCall& c, Deadline deadline) const 
       redirected = true;
       continue;
     }
-    if (retryable_status(r->status) && attempt < retries_ && sleep_within(backoff(attempt), deadline)) {
+    if (retryable_status(r->status) && (idempotent || r->status == 429 || r->status == 503) && attempt < retries_ &&
+        sleep_within(backoff(attempt), deadline)) {
       wipe_string(r->body);
       ++attempt;
       continue;

@@ -1,6 +1,9 @@
 // AppRole and Kubernetes logins: the login request, the token cache, re-login, revocation.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "vault_test_util.h"
 
 namespace runguard::secrets::vault::testing {
@@ -149,7 +152,7 @@ TEST_F(AuthTest, KubernetesRevokeTakesTheLeasesAndTheLoginToken) {
   ASSERT_EQ(tokens["active"].size(), 1u);
   std::string accessor = tokens["active"][0];
 
-  auto renewed = f.renew((*got)[0].lease_id, 120, jwt_file);
+  auto renewed = f.renew("c1", (*got)[0].lease_id, 120, jwt_file);
   ASSERT_TRUE(renewed.is_ok()) << renewed.status().message();
   EXPECT_EQ(*renewed, 120);
 
@@ -168,6 +171,49 @@ TEST_F(AuthTest, KubernetesRevokeTakesTheLeasesAndTheLoginToken) {
   // The cache no longer has it: a new fetch logs in again.
   ASSERT_TRUE(f.fetch(request({{"pw", "vault:database/creds/ro#password"}}, jwt_file)).is_ok());
   EXPECT_EQ(vault_->requests("auth/kubernetes/login").size(), 2u);
+}
+
+// A pod's containers mount one service-account token: each container gets its own login, so
+// deleting one (revoke-self of its login) leaves its siblings' leases alone.
+TEST_F(AuthTest, KubernetesLoginsArePerContainerSoASiblingsLeaseSurvives) {
+  std::string jwt_file = use_kubernetes();
+  vault_->post("dynamic", {{"mount", "database"}, {"role", "ro"}, {"ttl", 300}});
+  VaultFetcher f(settings_);
+  FetchRequest a = request({{"pw", "vault:database/creds/ro#password"}}, jwt_file);
+  FetchRequest b = a;
+  b.container = "c2";
+  auto got_a = f.fetch(a);
+  auto got_b = f.fetch(b);
+  ASSERT_TRUE(got_a.is_ok() && got_b.is_ok());
+  EXPECT_EQ(vault_->requests("auth/kubernetes/login").size(), 2u);
+  RevokeRequest rr;
+  rr.container = "c1";
+  rr.leases = {(*got_a)[0].lease_id};
+  rr.kubernetes_token_file = jwt_file;
+  ASSERT_TRUE(f.revoke(rr).is_ok());
+  Json leases = vault_->get("leases");
+  ASSERT_EQ(leases["active"].size(), 1u) << leases.dump();
+  EXPECT_EQ(leases["active"][0]["lease_id"], (*got_b)[0].lease_id);
+  auto renewed = f.renew("c2", (*got_b)[0].lease_id, 60, jwt_file);
+  EXPECT_TRUE(renewed.is_ok()) << renewed.status().message();
+}
+
+// Vault revokes a token's leases when the token expires: a login past 2/3 of its TTL is renewed
+// (keep_alive between lease renewals), not replaced by a new login that would orphan them.
+TEST_F(AuthTest, StaleLoginIsRenewedSoItsLeasesLive) {
+  use_approle();
+  vault_->post("approle", {{"mount", "approle"}, {"role_id", "role-1"}, {"secret_id", "sid-xyz"},
+                           {"paths", {"kv/*", "database/*"}}, {"ttl", 3}});
+  vault_->post("dynamic", {{"mount", "database"}, {"role", "ro"}, {"ttl", 300}});
+  VaultFetcher f(settings_);
+  auto got = f.fetch(request({{"pw", "vault:database/creds/ro#password"}}));
+  ASSERT_TRUE(got.is_ok()) << got.status().message();
+  std::this_thread::sleep_for(std::chrono::milliseconds(2300));
+  ASSERT_TRUE(f.keep_alive("c1", "").is_ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // past the first TTL
+  EXPECT_EQ(vault_->requests("auth/approle/login").size(), 1u) << "renewed, not logged in again";
+  EXPECT_EQ(vault_->requests("auth/token/renew-self").size(), 1u);
+  EXPECT_EQ(vault_->get("leases")["active"].size(), 1u) << "the lease died with its login token";
 }
 
 }  // namespace

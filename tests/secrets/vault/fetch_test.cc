@@ -94,7 +94,7 @@ TEST_F(FetchTest, DynamicSecretLeaseRenewRevoke) {
   EXPECT_TRUE(s.renewable);
   EXPECT_NE((*got)[0].lease_id, (*got)[1].lease_id);  // each read is a new credential
 
-  auto renewed = f.renew(s.lease_id, 600, "");
+  auto renewed = f.renew("c1", s.lease_id, 600, "");
   ASSERT_TRUE(renewed.is_ok()) << renewed.status().message();
   EXPECT_EQ(*renewed, 600);
   auto renew_req = vault_->requests("sys/leases/renew");
@@ -109,7 +109,7 @@ TEST_F(FetchTest, DynamicSecretLeaseRenewRevoke) {
   Json leases = vault_->get("leases");
   EXPECT_TRUE(leases["active"].empty()) << leases.dump();
   EXPECT_EQ(leases["revoked"].size(), 2u) << leases.dump();
-  auto gone = f.renew(s.lease_id, 60, "");
+  auto gone = f.renew("c1", s.lease_id, 60, "");
   EXPECT_FALSE(gone.is_ok());
 }
 

@@ -62,6 +62,7 @@ struct SecretsPlan {
   // Destinations of the spec's mounts below mount_path, relative to it: their mount points are
   // made in the tmpfs (the container sees it read-only, so runc could not make them).
   std::vector<std::string> mount_points;
+  std::vector<std::string> mount_point_sources;  // the same mounts' sources (a file wants a file mount point)
   bool empty() const { return files.empty(); }
 };
 

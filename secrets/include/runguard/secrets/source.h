@@ -18,8 +18,15 @@ class SecretSource {
   virtual ~SecretSource() = default;
   virtual Result<std::vector<FetchedSecret>> fetch(const FetchRequest& r) = 0;
   virtual Status revoke(const RevokeRequest& r) = 0;
-  virtual Result<int64_t> renew(const std::string& lease_id, int64_t increment_seconds,
+  virtual Result<int64_t> renew(const std::string& container, const std::string& lease_id, int64_t increment_seconds,
                                 const std::string& kubernetes_token_file) = 0;
+  // Keeps the login that holds `container`'s leases alive (renews it at 2/3 of its TTL). Called
+  // by runguardd for every container with leases on each tick; cheap while the login is fresh.
+  virtual Status keep_alive(const std::string& container, const std::string& kubernetes_token_file) {
+    (void)container;
+    (void)kubernetes_token_file;
+    return Status::ok();
+  }
 };
 
 }  // namespace runguard::secrets

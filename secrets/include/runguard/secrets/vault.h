@@ -26,9 +26,12 @@
 // secrets/src/vault/ (url, http_response, transport, http_client, vault_reply, vault_client,
 // vault_auth, vault.cc).
 //
-// Tokens: the token file is re-read when it changes; an AppRole token is kept until 2/3 of its
-// TTL; a Kubernetes login token is kept per service-account JWT (by digest) likewise. No token
-// is ever written anywhere.
+// Tokens: the token file is re-read when it changes. An AppRole login is shared; a Kubernetes login
+// is kept per container and service-account JWT (by digest): a pod's containers share a JWT, and
+// revoking one container's login must not revoke its siblings' leases. A login past 2/3 of its TTL
+// is renewed (auth/token/renew-self) and replaced by a new login only when that fails, because
+// Vault revokes every lease a token took when the token expires; keep_alive() does that for
+// runguardd between lease renewals. No token is ever written anywhere.
 //
 // Thread-safety: all methods may be called concurrently (the agent's workers share one fetcher).
 #pragma once
@@ -64,7 +67,9 @@ class VaultFetcher final : public SecretSource {
   Status revoke(const RevokeRequest& r) override;
 
   // PUT sys/leases/renew; returns the new lease_duration in seconds.
-  Result<int64_t> renew(const std::string& lease_id, int64_t increment_seconds, const std::string& kubernetes_token_file) override;
+  Result<int64_t> renew(const std::string& container, const std::string& lease_id, int64_t increment_seconds,
+                        const std::string& kubernetes_token_file) override;
+  Status keep_alive(const std::string& container, const std::string& kubernetes_token_file) override;
 
   const policy::SecretsSettings& settings() const;
 
