@@ -162,7 +162,14 @@ DenyOnlyVerdict deny_only_verdict(const policy::Decision& d, const Controls& c) 
       v.reasons.push_back(std::move(reason));
     }
   }
-  // Every applied mutation belongs to an enforce finding; this only guards that invariant.
+  // Secret files are delivered by the runtime (a mutation with no finding behind it).
+  if (!d.secrets.empty()) {
+    Finding delivered;
+    delivered.id = "RG-SECRETS-001";
+    v.reasons.push_back(std::to_string(d.secrets.files.size()) + " secret file(s) for " + d.secrets.mount_path +
+                        " [RG-SECRETS-001] (deny-only hook: " + remedy(delivered, c) + ")");
+  }
+  // Every other applied mutation belongs to an enforce finding; this only guards that invariant.
   if (v.reasons.empty() && d.changed()) {
     v.reasons.push_back("the policy would change the spec, which a hook cannot do");
   }

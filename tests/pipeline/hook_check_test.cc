@@ -69,6 +69,21 @@ TEST(DenyOnlyVerdict, CompliantSpecIsAllowed) {
   EXPECT_TRUE(v.reasons.empty());
 }
 
+// Secret files need the runtime: a hook can only refuse, and says why.
+TEST(DenyOnlyVerdict, SecretFilesNeedTheRuntime) {
+  policy::Policy p = rgtest::defaults();
+  policy::SecretsAttach attach;
+  attach.files = {{"ca.pem", "file:shared/ca"}};
+  p.secrets.attach.push_back(attach);
+  policy::Decision d = evaluate(p, compliant_spec());
+  ASSERT_TRUE(d.allowed) << rgtest::describe(d);
+  DenyOnlyVerdict v = deny_only_verdict(d, p.controls);
+  EXPECT_FALSE(v.allowed);
+  ASSERT_EQ(v.reasons.size(), 1u);
+  EXPECT_NE(v.reasons[0].find("1 secret file(s) for /run/secrets [RG-SECRETS-001]"), std::string::npos) << v.reasons[0];
+  EXPECT_NE(v.reasons[0].find("runguard as its runtime"), std::string::npos) << v.reasons[0];
+}
+
 TEST(DenyOnlyVerdict, AuditFindingsRefuseNothing) {
   // readonlyRootfs is an audit control by default and the compliant spec's root is writable.
   policy::Policy p = rgtest::defaults();
