@@ -5,6 +5,7 @@
 // tests/nsutil/private_files_test.cc.
 
 #include "runguard/secrets/files.h"
+#include "../policy/policy_test_util.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -24,14 +25,7 @@
 namespace runguard::secrets {
 namespace {
 
-Json parse(const std::string& text) {
-  auto r = parse_json(text, "test literal");
-  if (!r.is_ok()) {
-    ADD_FAILURE() << r.status().message();
-    return Json();
-  }
-  return *r;
-}
+using rgtest::parse;  // the project's JSON-literal parser for tests
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -10,18 +10,12 @@
 #include <string>
 
 #include "runguard/secrets/wire.h"
+#include "../policy/policy_test_util.h"
 
 namespace runguard::secrets {
 namespace {
 
-Json parse(const std::string& text) {
-  auto r = parse_json(text, "test literal");
-  if (!r.is_ok()) {
-    ADD_FAILURE() << r.status().message();
-    return Json();
-  }
-  return *r;
-}
+using rgtest::parse;  // the project's JSON-literal parser for tests
 
 const char* kData = R"({"username":"app","password":"hunter2-secret","port":5432,"tls":true,"hosts":["a","b"],
                         "nested":{"k":"v"},"none":null,"ratio":0.5,"multi":"line1\nline2\n","utf8":"pässwörd"})";

@@ -11,18 +11,12 @@
 #include <vector>
 
 #include "runguard/common/base64.h"
+#include "../policy/policy_test_util.h"
 
 namespace runguard::secrets {
 namespace {
 
-Json parse(const std::string& text) {
-  auto r = parse_json(text, "test literal");
-  if (!r.is_ok()) {
-    ADD_FAILURE() << r.status().message();
-    return Json();
-  }
-  return *r;
-}
+using rgtest::parse;  // the project's JSON-literal parser for tests
 
 FetchRequest sample_request() {
   FetchRequest r;
