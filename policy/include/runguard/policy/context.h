@@ -25,7 +25,21 @@ struct ContainerContext {
   std::string container_name;
   std::string image;            // reference as the engine named it; "" when unknown
   std::string image_digest;     // "sha256:..." resolved through containerd (agent or helper); "" when unknown
+  std::string image_digest_source;  // where image_digest came from: "containerd" (agent|helper), "annotation:<key>", ""
   std::map<std::string, std::string> annotations;
+
+  // The image scan attestation gate's verdict, computed by the pipeline (attest/) before evaluation
+  // when the gate is enabled; unset when it is off or was not run (an offline check without a store).
+  // The attestation control (RG-ATTEST-001) turns a failed verdict into a finding: denied under
+  // `attestation.action: enforce`, recorded under audit. `detail` is the verdict's JSON
+  // (attest::verdict_to_json), copied into the decision record.
+  struct Attestation {
+    bool required = false;  // the image matched requireFor
+    bool passed = false;
+    std::string summary;    // one line: why it failed, or what passed ("signed by 1 key, 26h old, 0 blocking")
+    Json detail;
+  };
+  std::optional<Attestation> attestation;
 
   // The user-namespace range the runtime allocated for this container (its pod's, for a pod
   // member), set before evaluation; the userNamespace control maps container ids 0..size-1 to

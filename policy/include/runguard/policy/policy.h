@@ -205,6 +205,45 @@ struct SecretsSettings {
   std::vector<SecretsAttach> attach;        // every matching entry's files are added
 };
 
+// Top-level `attestation:` (docs/attestation.md): the image scan attestation gate. Every
+// container whose image matches requireFor must have a signed (by `threshold` distinct keys of
+// `keys`), fresh (scan finished within maxAge), passing scan attestation in the store. Off when the
+// section is absent, when action is off, or when no keys are listed (nothing could be trusted):
+// enabled() says which, and the decision record and `runguardctl check` report it.
+//
+// Vulnerability severities, lowest first. kNone is only a ceiling ("nothing allowed"); kUnknown
+// is a finding's severity when the scanner gave none, ranked as `unknown_as`.
+enum class VulnSeverity { kNone, kNegligible, kLow, kMedium, kHigh, kCritical, kUnknown };
+const char* vuln_severity_name(VulnSeverity s);  // "NONE" ... "CRITICAL", "UNKNOWN"
+
+struct AttestationException {
+  std::string id;                   // vulnerability id (CVE-…, GHSA-…); matched against ids and aliases
+  std::optional<int64_t> until_s;   // end of the day (23:59:59 UTC) of `until: YYYY-MM-DD`, unix s; unset = no expiry
+  std::string until;                // as written, for messages
+  std::vector<std::string> images;  // globs over the image reference; empty = every image
+  std::string reason;
+};
+
+struct AttestationSettings {
+  enum class GateAction { kEnforce, kAudit, kOff };
+  bool present = false;                 // the policy has an `attestation:` section
+  GateAction action = GateAction::kEnforce;
+  std::vector<std::string> keys;        // PEM public key files (absolute)
+  int64_t threshold = 1;
+  int64_t max_age_ms = 168LL * 3600 * 1000;
+  VulnSeverity max_fixable = VulnSeverity::kMedium;    // maxSeverity.fixable
+  VulnSeverity max_unfixable = VulnSeverity::kHigh;    // maxSeverity.unfixable
+  VulnSeverity unknown_as = VulnSeverity::kHigh;       // maxSeverity.unknownAs: how UNKNOWN ranks
+  std::vector<AttestationException> exceptions;
+  std::vector<std::string> vex;         // OpenVEX files or directories of *.json
+  std::string store = "/var/lib/runguard/attestations";  // <store>/sha256/<hex>/*.json
+  std::vector<std::string> require_images = {"*"};       // requireFor.images (globs)
+  bool require_sandboxes = false;       // requireFor.sandboxes: CRI sandbox (pause) containers too
+  std::string digest_annotation = "runguard.dev/image-digest";  // believed only when in trustedAnnotations
+
+  bool enabled() const { return present && action != GateAction::kOff && !keys.empty(); }
+};
+
 struct Policy {
   std::string source;                 // file the policy came from, or "<embedded defaults>"
   // Annotation keys an override may match on *and* loosen controls through. Annotations are
@@ -217,6 +256,7 @@ struct Policy {
   std::string events_path = "/var/log/runguard/events.jsonl";  // top-level `events: { path: ... }`
   AgentSettings agent;
   SecretsSettings secrets;
+  AttestationSettings attestation;
   Mode mode = Mode::kEnforce;
   FailurePolicy failure_policy = FailurePolicy::kClosed;
   Controls controls;
