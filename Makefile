@@ -33,12 +33,14 @@ integration-test: build
 demo: build
 	@scripts/demo.sh $(BUILD)/bin
 
-# Lifecycle ratios against plain runc and in-process policy evaluation (docs/benchmarks.md).
+# Lifecycle ratios against plain runc, in-process policy evaluation and the attestation gate
+# (docs/benchmarks.md).
 bench: build
 	@scripts/bench.sh $(BUILD)/bin
 	@scripts/bench_containerd.sh $(BUILD)/bin
 	@scripts/bench_agent.sh $(BUILD)/bin
 	@scripts/bench_secrets.sh $(BUILD)/bin
+	@scripts/bench_attest.sh $(BUILD)/bin
 
 # libFuzzer targets (clang-14, ASan + UBSan) over the parsers, FUZZ_SECONDS each (docs/reliability.md).
 FUZZ_SECONDS ?= 60

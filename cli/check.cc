@@ -55,9 +55,22 @@ Json sarif(const Decision& d, const std::string& artifact, const std::string& po
                                  {"properties", {{"allowed", d.allowed}, {"policy", policy_source}}}}})}};
 }
 
+// "attestation gate: off (no keys in attestation.keys: nothing can be trusted)", "attestation gate:
+// enforce, not evaluated (...)", "attestation gate: audit, failed: <summary>", ...
+std::string gate_line(const Json& a) {
+  auto str = [&](const char* k) { return a.contains(k) && a[k].is_string() ? a[k].get<std::string>() : std::string(); };
+  std::string gate = str("gate");
+  if (gate == "off") return "attestation gate: off (" + str("reason") + ")";
+  if (a.contains("evaluated") && a["evaluated"] == false) return "attestation gate: " + gate + ", not evaluated (" + str("reason") + ")";
+  if (a.contains("required") && a["required"] == false) return "attestation gate: " + gate + ", not required (" + str("reason") + ")";
+  bool passed = a.contains("passed") && a["passed"] == true;
+  return "attestation gate: " + gate + ", " + (passed ? "passed: " : "failed: ") + str("summary");
+}
+
 void print_text(const Decision& d, const std::string& artifact, const std::string& policy_source) {
   std::cout << artifact << ": " << (d.allowed ? "allowed" : "DENIED") << " by " << policy_source
             << (d.override_name.empty() ? "" : " (override " + d.override_name + ")") << "\n";
+  if (d.attestation.is_object()) std::cout << "  " << gate_line(d.attestation) << "\n";
   for (const auto& f : d.findings) {
     std::cout << "  " << policy::action_name(f.action) << "\t" << policy::severity_name(f.severity) << "\t" << f.id << "\t"
               << f.message << "  [" << f.pointer << "]\n";

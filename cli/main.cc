@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "agent_cmds.h"
+#include "attest_cmd.h"
 #include "check.h"
 
 namespace {
@@ -12,6 +13,12 @@ int usage() {
   std::cerr << "usage: runguardctl COMMAND [ARGS]\n"
                "  check [--policy FILE] [--format text|json|sarif] BUNDLE_DIR|CONFIG_JSON\n"
                "        evaluate a bundle offline (exit 0 allowed, 1 denied, 2 usage or input error)\n"
+               "  attest verify --policy P --image-digest sha256:HEX (--attestation FILE | --store DIR)\n"
+               "         [--image NAME] [--now RFC3339] [--format text|json]\n"
+               "                             check an image's signed scan attestation as the runtime's gate does\n"
+               "                             (exit 0 pass, 1 fail, 2 input error)\n"
+               "  attest inspect FILE [--format text|json]\n"
+               "                             the findings of an attestation or scanner report (signature not verified)\n"
                "  validate POLICY_FILE       check a policy file (exit 0 valid, 2 invalid)\n"
                "  controls [--format json]   list the controls with their CIS / PSS references\n"
                "  userns [list|gc] [--lib-dir DIR] [--format json]\n"
@@ -46,6 +53,7 @@ int main(int argc, char** argv) {
   std::string verb = argv[1];
   std::vector<std::string> rest(argv + 2, argv + argc);
   if (verb == "check") return runguard::cli::cmd_check(rest);
+  if (verb == "attest") return runguard::cli::cmd_attest(rest);
   if (verb == "controls") return runguard::cli::cmd_controls(rest);
   if (verb == "validate") return runguard::cli::cmd_validate(rest);
   if (verb == "userns") return runguard::cli::cmd_userns(rest);

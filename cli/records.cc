@@ -280,6 +280,22 @@ size_t count_mutations(const Json& d, bool applied) {
 
 }  // namespace
 
+namespace {
+
+// The attestation gate's state in one line ("" for records from before the gate existed).
+std::string attestation_text(const Json& d) {
+  std::string gate = str(d, {"attestation", "gate"});
+  if (gate.empty()) return "";
+  if (gate == "off") return "gate off (" + str(d, {"attestation", "reason"}) + ")";
+  const Json* evaluated = at(d, {"attestation", "evaluated"});
+  if (evaluated != nullptr && *evaluated == false) return gate + ", not evaluated (" + str(d, {"attestation", "reason"}) + ")";
+  if (!flag(d, {"attestation", "required"}, true)) return gate + ", not required (" + str(d, {"attestation", "reason"}) + ")";
+  bool passed = flag(d, {"attestation", "passed"}, false);
+  return gate + ", " + (passed ? "passed: " : "failed: ") + str(d, {"attestation", "summary"});
+}
+
+}  // namespace
+
 std::string explain_text(const Json& record, const ExplainExtras& x) {
   static const Json kNone = Json::object();
   const Json* dp = at(record, {"decision"});
@@ -319,6 +335,7 @@ std::string explain_text(const Json& record, const ExplainExtras& x) {
                                                               override_name + "\""));
   field("image", str(record, {"context", "image"}));
   field("digest", str(record, {"context", "imageDigest"}));
+  field("attestation", attestation_text(d));
   std::vector<std::string> k8s;
   if (auto ns = str(record, {"context", "namespace"}); !ns.empty()) k8s.push_back("namespace " + ns);
   if (auto pod = str(record, {"context", "pod"}); !pod.empty()) k8s.push_back("pod " + pod);

@@ -10,7 +10,7 @@ packages=(
   clang-14 libclang-rt-14-dev
   # libraries
   libseccomp-dev libcap-ng-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
-  libssl-dev
+  libssl-dev rapidjson-dev
   # the node agent (runguardd) and runguardctl: gRPC + protobuf, C++ code generated at build time
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   # tests and benchmarks

@@ -1,7 +1,8 @@
 // create / run / restore: the create path of DESIGN.md.
 //
 //   load policy -> read config.json -> context -> state dir -> user-namespace range -> image
-//   digest (containerd only: agent, else runguardctl helper, else unknown) -> decision ->
+//   digest (containerd only: agent, else runguardctl helper, else unknown; then CRI-O's ImageRef or
+//   a trusted digest annotation) -> attestation gate (attestation_gate.h) -> decision ->
 //   [denied: decision event, undo, report, exit 1] -> idmapped rootfs -> secret files (tmpfs;
 //   Vault through the agent or helper) -> monitor -> decision record -> config.json (atomic) ->
 //   decision event -> execve runtime with the original argv.
@@ -30,6 +31,7 @@
 #include "host_facts.h"
 #include "runguard/pipeline/release.h"
 #include "agent_client.h"
+#include "attestation_gate.h"
 #include "decision_event.h"
 #include "image_digest.h"
 #include "monitor_setup.h"
@@ -197,8 +199,13 @@ Status prepare(const RuncArgs& args, const policy::Policy& p, const std::string&
   // The user-namespace range is taken before evaluation: the mappings the control writes are it.
   out.userns.emplace(p, args, out.state_dir, out.record);
   RG_RETURN_IF_ERROR(out.userns->acquire(spec, ctx));
-  // Before evaluation, so the decision record has the digest.
-  internal::resolve_image_digest(args, p, internal::log_for(args), ctx);
+  // Before evaluation, so the decision record has the digest and the gate's verdict.
+  std::string digest_failure;
+  internal::resolve_image_digest(args, p, internal::log_for(args), ctx, &digest_failure);
+  std::vector<std::string> gate_warnings;
+  Status gated = internal::gate_container(p, ctx, digest_failure, &gate_warnings);
+  for (const auto& w : gate_warnings) internal::log_for(args).write("warning", "runguard: container " + id + ": " + w);
+  RG_RETURN_IF_ERROR(gated);
   policy::Decision d = policy::evaluate_spec(p, std::move(spec), ctx);
   if (!d.allowed) {
     publish_decision(args, p, ctx, d, decision_record(args, p, runtime, ctx, d));

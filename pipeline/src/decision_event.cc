@@ -30,7 +30,7 @@ Json decision_event(const policy::Policy& p, const policy::ContainerContext& ctx
                  {"container.image.digest", ctx.image_digest},
                  {"k8s.ns.name", ctx.k8s_namespace},
                  {"k8s.pod.name", ctx.pod_name}};
-  return Json{{"time", rfc3339_nanos(time)},
+  Json event{{"time", rfc3339_nanos(time)},
               {"rule", "runguard decision"},
               {"priority", priority},
               {"source", "runguard"},
@@ -49,6 +49,16 @@ Json decision_event(const policy::Policy& p, const policy::ContainerContext& ctx
                 {"namespace", ctx.k8s_namespace},
                 {"pod", ctx.pod_name}}},
               {"runguard.decision", policy::decision_to_json(d)}};
+  // The attestation gate's state in short (the decision has the whole verdict): passed and
+  // summary when it ran, the reason when it did not.
+  if (d.attestation.is_object()) {
+    Json a = Json::object();
+    for (const char* k : {"gate", "required", "passed", "summary", "evaluated", "reason"}) {
+      if (auto it = d.attestation.find(k); it != d.attestation.end()) a[k] = *it;
+    }
+    event["runguard.attestation"] = std::move(a);
+  }
+  return event;
 }
 
 }  // namespace runguard::pipeline::internal

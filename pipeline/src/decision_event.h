@@ -7,7 +7,8 @@
 //    "output_fields":{"container.id","container.image","container.image.digest","k8s.ns.name","k8s.pod.name"},
 //    "runguard.kind":"decision","runguard.action":"allowed"|"denied","runguard.policy":<source>,
 //    "runguard.container":{"id","name","image","imageDigest","namespace","pod"},
-//    "runguard.decision":<policy::decision_to_json>}
+//    "runguard.decision":<policy::decision_to_json>,
+//    "runguard.attestation":{"gate","required","passed","summary"|"evaluated","reason"} (spec decisions)}
 //
 // The runguard.* keys are flat, like the monitor's event lines. Notice for allowed containers,
 // Warning for denied ones. Like the decision record, it never holds an environment value:

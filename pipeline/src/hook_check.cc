@@ -3,7 +3,9 @@
 
 #include <set>
 
+#include "attestation_gate.h"
 #include "host_facts.h"
+#include "image_digest.h"
 #include "runguard/common/strings.h"
 #include "runguard/nsutil/fs.h"
 #include "runguard/pipeline/runc_args.h"
@@ -143,6 +145,11 @@ std::string remedy(const Finding& f, const Controls& c) {
   if (id == "RG-SECRETS-002") {
     return "remove the secrets.runguard.dev/ annotation, or have the node's policy grant the path in secrets.allow";
   }
+  if (id == "RG-ATTEST-001") {
+    return "have CI scan the image and sign the result (cosign attest --type vuln, or any DSSE signer with a key listed in "
+           "attestation.keys), put the attestation in the node's attestation store, and rebuild the image when the scan "
+           "finds fixable vulnerabilities above the policy's ceilings";
+  }
   if (id == "RG-ENV-001") {
     return "remove the variable from /process/env and deliver the credential as a file: podman run --secret, "
            "Kubernetes a Secret volume";
@@ -222,12 +229,18 @@ HookCheckResult hook_check(std::string_view state_json, const ConfigSource& sour
   if (!target.is_ok()) return fail(target.status());
 
   std::string config_path = target->bundle + "/config.json";
+  std::vector<std::string> warnings;
   Status s = [&]() -> Status {
     RG_ASSIGN_OR_RETURN(std::string text, nsutil::read_file(config_path));
     RG_ASSIGN_OR_RETURN(Json spec, parse_json(text, config_path));
     RG_RETURN_IF_ERROR(policy::validate_spec(spec, config_path));
     policy::ContainerContext ctx = policy::context_from_spec(spec, target->id, target->bundle, "");
     internal::add_host_facts(spec, ctx);
+    // The image scan attestation gate, as in create: a container started outside runguard is
+    // refused for a failing attestation too (its finding is a deny finding).
+    std::string digest_failure;
+    if (p->attestation.enabled()) internal::resolve_image_digest("", *p, RuncLog(), ctx, &digest_failure);
+    RG_RETURN_IF_ERROR(internal::gate_container(*p, ctx, digest_failure, &warnings));
     // A hook cannot start the runtime monitor: it is not part of the deny-only verdict.
     policy::Policy hook_policy = *p;
     hook_policy.controls.monitor.action = policy::Action::kOff;
@@ -238,7 +251,7 @@ HookCheckResult hook_check(std::string_view state_json, const ConfigSource& sour
     if (v.allowed) return Status::ok();
     return Status(Code::kDenied, "container " + target->id + " denied by policy " + p->source + ": " + join(v.reasons, "; "));
   }();
-  if (s.is_ok()) return {};
+  if (s.is_ok()) return {0, warnings.empty() ? std::string() : "runguard: warning: " + join(warnings, "; ")};
   if (!refuses_closed(s) && p->failure_policy == policy::FailurePolicy::kOpen) {
     return {0, "runguard: " + s.to_string() + " (failurePolicy: open, not refusing the container)"};
   }

@@ -136,11 +136,21 @@ Result<ImageLookup> lookup_image_digest(const policy::AgentSettings& agent, cons
   return parsed;
 }
 
-void resolve_image_digest(const RuncArgs& args, const policy::Policy& p, const RuncLog& log, policy::ContainerContext& ctx) {
-  std::string ns = containerd_namespace(ctx, args.root);
+void resolve_image_digest(const RuncArgs& args, const policy::Policy& p, const RuncLog& log, policy::ContainerContext& ctx,
+                          std::string* why) {
+  resolve_image_digest(args.root, p, log, ctx, why);
+}
+
+void resolve_image_digest(const std::string& runtime_root, const policy::Policy& p, const RuncLog& log,
+                          policy::ContainerContext& ctx, std::string* why) {
+  std::string unused;
+  std::string& reason = why != nullptr ? *why : unused;
+  reason.clear();
+  std::string ns = containerd_namespace(ctx, runtime_root);
   if (ns.empty()) return;
   const std::string what = "runguard: container " + ctx.id + ": image digest unknown";
   if (!nsutil::path_exists(p.agent.containerd)) {
+    reason = "containerd socket " + p.agent.containerd + " does not exist";
     log.write("warning", what + ": containerd socket " + p.agent.containerd + " does not exist (set agent.containerd in " + p.source + ")");
     return;
   }
@@ -155,10 +165,12 @@ void resolve_image_digest(const RuncArgs& args, const policy::Policy& p, const R
     found = Status(Code::kInternal, std::string("image digest lookup failed: ") + e.what());
   }
   if (!found.is_ok()) {
+    reason = found.status().to_string();
     log.write("warning", what + " (" + found.status().to_string() + ")");
     return;
   }
   ctx.image_digest = found->digest;
+  ctx.image_digest_source = "containerd";
   if (ctx.image.empty()) ctx.image = found->image;
 }
 

@@ -63,9 +63,14 @@ std::vector<std::string> helper_argv(const policy::AgentSettings& agent, const s
 Result<ImageLookup> lookup_image_digest(const policy::AgentSettings& agent, const std::string& ns,
                                         const policy::ContainerContext& ctx, const std::string& helper);
 
-// The whole of it for create: fills ctx.image_digest, and ctx.image when it was empty, or logs
-// a warning to `log`. Never fails.
+// The whole of it for create: fills ctx.image_digest (and image_digest_source "containerd"), and
+// ctx.image when it was empty, or logs a warning to `log`. Never fails. `why` (optional) receives
+// why no digest came back for a containerd container ("" when found, or not a containerd one):
+// the attestation gate's "image digest unknown" verdict quotes it.
 void resolve_image_digest(const RuncArgs& args, const policy::Policy& p, const RuncLog& log,
-                          policy::ContainerContext& ctx);
+                          policy::ContainerContext& ctx, std::string* why = nullptr);
+// The same for a runtime root given directly (runguard-hook has no runc argv).
+void resolve_image_digest(const std::string& runtime_root, const policy::Policy& p, const RuncLog& log,
+                          policy::ContainerContext& ctx, std::string* why = nullptr);
 
 }  // namespace runguard::pipeline::internal

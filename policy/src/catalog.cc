@@ -30,6 +30,8 @@ const std::vector<ControlInfo>& control_catalog() {
        {"4.10"}, {}},
       {"secrets", "RG-SECRETS-001", "secrets reach the container as read-only tmpfs files, only those the policy allows",
        {"4.10"}, {}},
+      {"attestation", "RG-ATTEST-001", "images start only with a signed, fresh, passing vulnerability scan attestation",
+       {"4.4", "4.5"}, {}},
       {"monitor", "RG-MON-001", "exec, ptrace, mount, namespace and module syscalls go to the runtime monitor's rules",
        {}, {}},
   };
@@ -46,7 +48,8 @@ const ControlInfo* find_control(const std::string& name) {
 std::vector<std::string> control_names() {
   std::vector<std::string> out;
   for (const auto& c : control_catalog()) {
-    if (std::string_view(c.name) != "secrets") out.emplace_back(c.name);  // the top-level `secrets:` section
+    // `secrets:` and `attestation:` are top-level sections, not entries under `controls:`.
+    if (std::string_view(c.name) != "secrets" && std::string_view(c.name) != "attestation") out.emplace_back(c.name);
   }
   return out;
 }

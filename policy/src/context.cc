@@ -66,6 +66,7 @@ Json context_to_json(const ContainerContext& c) {
             {"containerName", c.container_name},
             {"image", c.image},
             {"imageDigest", c.image_digest}};
+  if (!c.image_digest_source.empty()) j["imageDigestSource"] = c.image_digest_source;
   j["annotations"] = Json::object();
   for (const auto& [k, v] : c.annotations) j["annotations"][k] = v;
   if (c.userns) j["userNamespace"] = {{"hostId", c.userns->host_id}, {"size", c.userns->size}, {"fixed", c.userns->fixed}};
@@ -86,6 +87,7 @@ ContainerContext context_from_json(const Json& j) {
   c.container_name = str("containerName");
   c.image = str("image");
   c.image_digest = str("imageDigest");
+  c.image_digest_source = str("imageDigestSource");
   if (j.contains("annotations") && j["annotations"].is_object()) {
     for (const auto& [k, v] : j["annotations"].items()) {
       if (v.is_string()) c.annotations[k] = v.get<std::string>();

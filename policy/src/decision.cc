@@ -61,6 +61,7 @@ Json decision_to_json(const Decision& d) {
     j["mutations"].push_back(std::move(mj));
   }
   if (!d.secrets.empty()) j["secrets"] = secrets_plan_to_json(d.secrets);
+  if (!d.attestation.is_null()) j["attestation"] = d.attestation;
   return j;
 }
 

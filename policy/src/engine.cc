@@ -47,7 +47,8 @@ const Controls& select_controls(const Policy& p, const ContainerContext& ctx, st
 
 Decision evaluate_spec(const Policy& p, Json spec, const ContainerContext& ctx) {
   return run(p, std::move(spec), ctx, [&p](const Controls& c, internal::Eval& e) {
-    // Order matters only for readability of the record: who runs, with what, then the container.
+    // Order matters only for readability of the record: which image, who runs, with what, then the container.
+    internal::check_attestation(p, e);
     internal::check_privileged(c.privileged, e);
     internal::check_host_namespaces(c.host_namespaces, e);
     internal::check_user_namespace(c.user_namespace, e);  // before user: root may be allowed inside it

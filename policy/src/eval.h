@@ -28,6 +28,9 @@ class Eval {
   // Files the secrets control and secretsInEnv's enforce action deliver (the decision's plan).
   SecretsPlan& secrets() { return d_.secrets; }
 
+  // The attestation gate's state in the decision record (Decision::attestation).
+  Json& attestation() { return d_.attestation; }
+
   // A change that fixes no violation (the secrets mount), recorded against `control`/`id`.
   void apply(const char* control, const std::string& id, const std::string& pointer, Json value, Json recorded = Json()) {
     control_ = control;
@@ -89,6 +92,10 @@ void check_readonly_rootfs(const SimpleControl& c, Eval& e);
 // Secret files: checks the container's requests against secrets.allow, adds secrets.attach files,
 // and mounts the per-container tmpfs at secrets.mountPath when there is any file to deliver.
 void check_secrets(const Policy& p, Eval& e);
+// The image scan attestation gate's verdict (ctx.attestation, computed by the pipeline) as a
+// finding (RG-ATTEST-001), and the gate's state for the decision record (Decision::attestation).
+void check_attestation(const Policy& p, Eval& e);
+Json attestation_state(const Policy& p, const ContainerContext& ctx);
 // Last: it rewrites the seccomp profile the seccomp control may have installed.
 void check_monitor(const MonitorControl& c, Eval& e, const std::string& state_dir);
 

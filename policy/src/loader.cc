@@ -12,6 +12,7 @@
 #include "runguard/policy/seccomp_profile.h"
 #include "settings_scan.h"
 #include "secrets_loader.h"
+#include "attestation_loader.h"
 #include "yaml_reader.h"
 
 namespace runguard::policy {
@@ -29,9 +30,10 @@ class Loader : private internal::YamlReader {
     if (!root || root.IsNull()) return Status::ok();  // an empty file is the defaults
     if (!root.IsMap()) return error(root, "", "the policy must be a mapping of keys (runtime, controls, ...)");
     RG_RETURN_IF_ERROR(check_keys(root, "", {"runtime", "stateDir", "libDir", "mode", "failurePolicy", "controls",
-                                             "trustedAnnotations", "overrides", "events", "agent", "secrets"}));
+                                             "trustedAnnotations", "overrides", "events", "agent", "secrets", "attestation"}));
     if (auto ag = root["agent"]) RG_RETURN_IF_ERROR(agent(ag, p.agent));
     if (auto sec = root["secrets"]) RG_RETURN_IF_ERROR(internal::load_secrets(*this, sec, p.secrets));
+    if (auto att = root["attestation"]) RG_RETURN_IF_ERROR(internal::load_attestation(*this, att, p.attestation));
     if (auto ev = root["events"]) {
       RG_RETURN_IF_ERROR(check_keys(ev, "events", {"path"}));
       if (auto path = ev["path"]) { RG_ASSIGN_OR_RETURN(p.events_path, absolute_path(path, "events.path")); }

@@ -55,6 +55,7 @@ struct VulnFinding {
   FixState fix_state = FixState::kUnknown;
   std::string status;                 // the scanner's own status/state string, as written
   std::string target;                 // Trivy Result.Target / Grype location, for messages
+  bool suppressed_by_scanner = false; // Trivy Status not_affected: never blocks
 
   bool fixable() const { return fix_state == FixState::kFixed; }
 };

@@ -4,8 +4,9 @@
 // A statement suppresses a finding when (1) its status is not_affected or fixed (affected and
 // under_investigation never suppress), (2) its vulnerability.name or one of its aliases equals the
 // finding's id or one of the finding's aliases, and (3) a product matches: the product (its @id or
-// identifiers.purl) names the image (a bare "sha256:<hex>" digest, or a pkg:oci purl whose version
-// is the url-encoded digest) and it has no subcomponents or one of them matches the finding's
+// identifiers.purl) names the image (a bare "sha256:<hex>" digest, a pkg:oci purl whose version
+// is the url-encoded digest, or — Grype's rule for tags — the image reference ImageRef::name itself,
+// never an unknown "" one) and it has no subcomponents or one of them matches the finding's
 // package purl; or the product itself is the finding's package purl. Purls match on type,
 // namespace, name and, when the statement's purl has one, version; qualifiers and subpaths are
 // ignored (Trivy's rule: a version-less purl means every version). Statements without products
@@ -67,6 +68,9 @@ class VexIndex {
   std::vector<std::string> sources_;
   std::string digest_;
   std::string digest_input_;
+
+  // add_document's body; `bytes_digest` is the document's digest as it enters digest().
+  Status add_parsed(const Json& j, const std::string& source, const std::string& bytes_digest);
 };
 
 }  // namespace runguard::attest

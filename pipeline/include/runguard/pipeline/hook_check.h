@@ -12,6 +12,9 @@
 //     what to set in the container's spec (the spec field, the podman flag, the Kubernetes field);
 //   - `audit` findings and `mode: audit` refuse nothing.
 //
+// The image scan attestation gate runs first, as in create (its RG-ATTEST-001 finding is a deny
+// finding under `attestation.action: enforce`): every path that starts a container is gated.
+//
 // Thread-safety: free functions, no shared state.
 #pragma once
 

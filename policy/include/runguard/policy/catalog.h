@@ -8,7 +8,7 @@
 namespace runguard::policy {
 
 struct ControlInfo {
-  const char* name;    // policy key under `controls:` (`secrets` is the top-level section)
+  const char* name;    // policy key under `controls:` (`secrets` and `attestation` are top-level sections)
   const char* id;      // primary finding id
   const char* title;
   std::vector<const char*> cis;   // CIS Docker Benchmark v1.6.0 items

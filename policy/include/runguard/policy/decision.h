@@ -44,6 +44,10 @@ struct Decision {
   std::vector<Mutation> mutations;
   Json result;                  // the document after mutations (unchanged in audit mode or when denied)
   SecretsPlan secrets;          // files create puts under secrets.mountPath (names and references only)
+  // The image scan attestation gate's state for this container (spec decisions only; null for
+  // exec and update): {"gate":"off","reason"} | {"gate":"enforce"|"audit","required":false,"reason"}
+  // | {"gate",..,"required":true,"passed","summary","detail"} | {"gate",..,"evaluated":false,"reason"}.
+  Json attestation;
 
   // True when result differs from the input: at least one mutation was applied.
   bool changed() const;
@@ -53,7 +57,8 @@ struct Decision {
 };
 
 // {"allowed":..,"mode":..,"override":..,"findings":[{id,control,severity,action,message,pointer}],
-//  "mutations":[{id,control,op,pointer,value,applied}]}
+//  "mutations":[{id,control,op,pointer,value,applied}], "secrets":.. (when any),
+//  "attestation":.. (spec decisions)}
 Json decision_to_json(const Decision& d);
 
 }  // namespace runguard::policy

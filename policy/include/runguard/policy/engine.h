@@ -27,6 +27,12 @@ const Controls& select_controls(const Policy& p, const ContainerContext& ctx, st
 // A whole config.json (validated first with validate_spec).
 Decision evaluate_spec(const Policy& p, Json spec, const ContainerContext& ctx);
 
+// The image scan attestation gate's state for a container, as evaluate_spec puts it in
+// Decision::attestation: {"gate":"off","reason":"no attestation section in the policy" |
+// "attestation.action is off" | "no keys in attestation.keys: nothing can be trusted"}, or
+// {"gate":"enforce"|"audit", ...} with the verdict from ctx.attestation (decision.h).
+Json attestation_gate_state(const Policy& p, const ContainerContext& ctx);
+
 // A `runc exec --process` document: the user, capabilities, noNewPrivileges, secretsInEnv and
 // rlimit controls.
 Decision evaluate_process(const Policy& p, Json process, const ContainerContext& ctx);
