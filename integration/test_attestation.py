@@ -349,7 +349,7 @@ class AttestationRuncTest(AttestationRuncBase):
         self.assertIn(CVE_CRIT, [f.get("id") for f in att["detail"]["findings"]["suppressed"]], att)
         # Expired: judged as if there were none (the verdict lists it; test_verify_expired_exception...).
         self.gate(exceptions=[{"id": CVE_CRIT, "until": at.day(-2), "reason": "was due last week"}])
-        self.assertRefused("above the severity ceiling", CVE_CRIT)
+        self.assertRefused("above the severity ceiling", CVE_CRIT, "exception %s expired on %s" % (CVE_CRIT, at.day(-2)))
         # Limited to images by glob: plain runc names no image, so it does not apply.
         self.gate(exceptions=[{"id": CVE_CRIT, "until": at.day(30), "images": ["registry.example/app/*"],
                                "reason": "app only"}])
@@ -472,9 +472,11 @@ class AttestationRuncTest(AttestationRuncBase):
     def test_unreadable_key_fails_closed(self):
         missing = os.path.join(self.tmp, "no-such-key.pub")
         not_a_key = self.keys.write_public("not-a-key.pub", b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")
-        for key in (missing, not_a_key, self.key.private_pem):
-            with self.subTest(key=key):
-                self.gate(keys=[key])
+        # failurePolicy: open does not open it: an unreadable trusted key is a broken policy, and
+        # opening would start the container with no control at all.
+        for key, extra in ((missing, ""), (not_a_key, ""), (self.key.private_pem, ""), (missing, "failurePolicy: open\n")):
+            with self.subTest(key=key, extra=extra):
+                self.gate(keys=[key], extra=extra)
                 self.attest([])
                 b = self.attested_bundle()
                 before = b.write()

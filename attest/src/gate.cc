@@ -186,6 +186,15 @@ GateResult finish(Json d, bool verified, bool passed, int64_t valid_until, int64
   d["verified"] = verified;
   d["passed"] = passed;
   r.summary = d["reasons"].empty() ? std::string() : d["reasons"][0].get<std::string>();
+  // A refusal says when an exception that would have covered a finding has lapsed: that is what
+  // the team whose deploy just stopped needs to read first.
+  if (!passed) {
+    if (auto it = d.find("expiredExceptions"); it != d.end() && it->is_array()) {
+      for (const auto& e : *it) {
+        r.summary += "; exception " + e.value("id", std::string()) + " expired on " + e.value("until", std::string());
+      }
+    }
+  }
   d["considered"] = Json::array({{{"file", d["attestation"]}, {"verified", verified}, {"reason", r.summary}}});
   r.detail = std::move(d);
   r.valid_until_s = valid_until;

@@ -140,8 +140,10 @@ Status run_attestation_gate(const policy::Policy& p, policy::ContainerContext& c
   }
   auto setup = attest::GateSetup::load(s);
   if (!setup.is_ok()) {
-    return Status(Code::kUnavailable, "attestation gate: " + setup.status().message() + " (the node's attestation settings in " +
-                                          p.source + " name files it cannot load)");
+    // A broken policy, not an internal failure: never "opened" by failurePolicy. An unreadable key
+    // file must not turn the gate (and every other control) off.
+    return Status(Code::kInvalidArgument, "attestation gate: " + setup.status().message() + " (the node's attestation settings in " +
+                                              p.source + " name files it cannot load)");
   }
   attest::GateResult r;
   try {

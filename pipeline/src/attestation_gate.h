@@ -16,8 +16,9 @@
 //   - not required (requireFor does not select the image): verdict {required:false};
 //   - required, digest unknown: a failed verdict "image digest unknown (<how each source failed>);
 //     cannot check its scan attestation";
-//   - else attest::GateSetup::load (keys, VEX: a failure is a node misconfiguration, returned as
-//     kUnavailable naming the file, so failurePolicy decides) and attest::check_store against
+//   - else attest::GateSetup::load (keys, VEX: a failure is a broken policy, returned as
+//     kInvalidArgument naming the file: refused whatever failurePolicy says, since opening would
+//     start the container with no control at all) and attest::check_store against
 //     attestation.store, with the wall clock (the pipeline reads it; policy and attest do not) and
 //     the persistent verdict cache below.
 // attestation.action audit and policy mode audit run the gate all the same: the verdict is recorded.
@@ -55,7 +56,7 @@ DigestSearch digest_from_annotations(const policy::Policy& p, policy::ContainerC
 std::optional<std::string> digest_from_image_ref(const std::string& value);
 
 // The gate as described above, with the time and the cache given. Fills ctx.attestation when the
-// gate is enabled; `warnings` receives lines for runc's --log. Errors: kUnavailable when the
+// gate is enabled; `warnings` receives lines for runc's --log. Errors: kInvalidArgument when the
 // gate's keys or VEX documents cannot be loaded.
 Status run_attestation_gate(const policy::Policy& p, policy::ContainerContext& ctx, const DigestSearch& search, int64_t now_s,
                             attest::VerdictCache* cache, std::vector<std::string>* warnings);

@@ -191,6 +191,8 @@ TEST(Gate, ExceptionAppliesExpiresAndIsScopedByImage) {
   bool reported = false;
   for (const auto& reason : late.detail["reasons"]) reported |= reason == "exception DSA-9999-1 expired on 2026-12-01";
   EXPECT_TRUE(reported) << late.detail["reasons"].dump();
+  // ... and the one-line summary a refusal shows says so too
+  EXPECT_NE(late.summary.find("; exception DSA-9999-1 expired on 2026-12-01"), std::string::npos) << late.summary;
 
   // another image: the exception does not apply (and is not this image's to report)
   ImageRef other{fx.image.digest, "registry.example/other:1"};

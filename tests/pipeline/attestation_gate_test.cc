@@ -1,7 +1,7 @@
 // The attestation gate in the create path (pipeline/src/attestation_gate.cc): which digest names
 // the image (containerd, CRI-O's ImageRef, a trusted digest annotation) and which annotations are
 // not believed; the verdicts the gate hands the policy (not required, digest unknown, a real
-// store check with keys made by the openssl CLI); a node misconfiguration as kUnavailable; and
+// store check with keys made by the openssl CLI); a node misconfiguration as kInvalidArgument (never opened); and
 // the persistent verdict cache (round trip, expiry, corruption, file memos, the size bound).
 #include "../../pipeline/src/attestation_gate.h"
 
@@ -201,7 +201,7 @@ TEST(AttestationGate, MissingKeyFileIsUnavailableAndNamesIt) {
   c.image_digest = kDigest;
   Status s = run_attestation_gate(p, c, {}, kNow, nullptr, nullptr);
   ASSERT_FALSE(s.is_ok());
-  EXPECT_EQ(s.code(), Code::kUnavailable);
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
   EXPECT_NE(s.message().find("/nonexistent/runguard-test/ci.pub"), std::string::npos) << s.message();
   EXPECT_EQ(s.message().rfind("attestation gate: ", 0), 0u) << s.message();
 }

@@ -3,7 +3,8 @@
 // mediaType: application/vnd.dev.sigstore.bundle+json;version=0.1|0.2|0.3 or
 // application/vnd.dev.sigstore.bundle.v0.3+json. verificationMaterial.publicKey{hint} is the only
 // verification material supported for now: a bundle with a certificate or certificate chain
-// (keyless, Fulcio) is refused with "keyless verification is not supported yet" (kInvalidArgument)
+// (keyless, Fulcio) is refused with "keyless verification (a Fulcio certificate) is not supported yet"
+// (kInvalidArgument)
 // rather than accepted unverified, and a messageSignature bundle is refused as not an attestation.
 // tlogEntries and timestampVerificationData are parsed for their count only: with a key, trust
 // comes from the key (transparency-log verification is the keyless step's).

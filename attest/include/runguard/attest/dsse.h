@@ -37,7 +37,7 @@ Result<DsseEnvelope> parse_dsse(const Json& j, const std::string& source);
 std::string pae(std::string_view payload_type, std::string_view payload);
 
 // Which of `keys` signed: every distinct key (by id) with at least one signature that verifies over
-// PAE. The same key signing twice counts once. `tried` counts signatures that matched no key.
+// PAE. The same key signing twice counts once. `unverified` counts signatures no key verified.
 struct DsseCheck {
   std::vector<const PublicKey*> signers;  // pointers into `keys`, in key order
   size_t unverified = 0;                  // signatures no trusted key verified
