@@ -47,7 +47,7 @@ FUZZ_SECONDS ?= 60
 fuzz: deps
 	@cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 -DRUNGUARD_FUZZ=ON \
 	  -DBUILD_TESTING=OFF -DRUNGUARD_BENCH=OFF >/dev/null
-	@cmake --build build-fuzz --target fuzz_spec fuzz_policy fuzz_runc_args fuzz_rules fuzz_listener fuzz_frame
+	@cmake --build build-fuzz --target fuzz_spec fuzz_policy fuzz_runc_args fuzz_rules fuzz_listener fuzz_frame fuzz_attest
 	@scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS)
 
 # Binaries to $(PREFIX)/bin (runguard-hook and runguard-monitor next to runguard: create adds the

@@ -494,7 +494,11 @@ class AttestationRuncTest(AttestationRuncBase):
         if d is None:
             self.skipTest("../shared/corpora is not present (a fresh clone): real Trivy reports skipped")
         with open(os.path.join(d, "trivy", name)) as f:
-            return json.load(f)
+            report = json.load(f)
+        # As if scanned just now: the gate judges a wrapped report by the older of its own time and
+        # the predicate's, and these goldens were made years ago.
+        report["CreatedAt"] = at.rfc3339()
+        return report
 
     def test_corpus_alpine_39_refused_on_critical(self):
         self.attest(report=self.corpus_report("alpine-39.json.golden"))
@@ -514,7 +518,7 @@ class AttestationContainerdTest(unittest.TestCase):
     """One containerd for the class (integration/containerd.py), the busybox image imported; the
     store is keyed by the digest containerd reports for it."""
 
-    NS = "rgattest"
+    NS = "k8s.io"  # CRI annotations (the sandbox cases write them with ctr) are believed only here
     maxDiff = None
 
     @classmethod

@@ -26,7 +26,7 @@ from containerd import (IMAGE_REF, RUNTIME_HANDLER, Containerd, containerd_skip_
                         grpc_python, mounts_under, task_update)
 from harness import CAP_BIT, MEM_UNLIMITED_V1, NET_BIND_SERVICE_MASK, PROBE, RUNC, Probe, agent_settings
 
-NS = "rgtest"
+NS = "k8s.io"  # CRI annotations (some tests write them with ctr) are believed only here
 # containerd's defaultUnixCaps (oci/spec.go), in bounding/effective/permitted of its default spec.
 CONTAINERD_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
                    "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",

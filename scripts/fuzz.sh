@@ -10,7 +10,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/runguard-fuzz.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 status=0
-for target in spec policy runc_args rules listener frame; do
+for target in spec policy runc_args rules listener frame attest; do
   mkdir -p "$work/$target"
   cp "$here/fuzz/seeds/$target/"* "$work/$target/"
   # ../shared's real-world configs, when present, join the config.json seeds.
@@ -18,6 +18,14 @@ for target in spec policy runc_args rules listener frame; do
   # ... and Falco's official rule files join the rules seeds (the first byte picks file mode, even).
   if [ "$target" = rules ] && [ -d "$here/../shared/corpora/falco-rules" ]; then
     for f in "$here/../shared/corpora/falco-rules/"*.yaml; do { printf '\0'; cat "$f"; } >"$work/$target/$(basename "$f")"; done
+  fi
+  # ... and the real attestations, reports and VEX documents join the attest seeds (first byte: the reader).
+  if [ "$target" = attest ] && [ -d "$here/../shared/corpora" ]; then
+    n=0
+    for f in "$here/../shared/corpora/"{dsse,cosign-vuln,trivy,grype,openvex}/*.json*; do
+      for mode in 0 1 2 3 4; do { printf "\\x0$mode"; cat "$f"; } >"$work/$target/corpus-$n-$mode"; done
+      n=$((n + 1))
+    done
   fi
   log="$work/$target.log"
   if "$build/bin/fuzz_$target" -max_total_time="$seconds" -max_len=65536 -print_final_stats=1 \

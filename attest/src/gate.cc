@@ -178,6 +178,17 @@ std::string without_source(const std::string& msg, const std::string& source) {
   return msg.compare(0, prefix.size(), prefix) == 0 ? msg.substr(prefix.size()) : msg;
 }
 
+// Whether the verified payload is an in-toto statement of a vulnerability predicate about `image`
+// (read again only on this error path).
+bool signed_scan_for(const VerifiedPayload& vp, const ImageRef& image) {
+  if (!is_in_toto_payload_type(vp.payload_type)) return false;
+  auto j = parse_json(vp.payload, "payload");
+  if (!j.is_ok()) return false;
+  auto st = parse_statement(*j, "payload");
+  if (!st.is_ok() || !statement_covers(*st, image.digest)) return false;
+  return st->predicate_type == kCosignVulnPredicate || st->predicate_type == kInTotoVulnsV01 || st->predicate_type == kInTotoVulnsV02;
+}
+
 GateResult finish(Json d, bool verified, bool passed, int64_t valid_until, int64_t now_s) {
   if (valid_until == INT64_MAX) valid_until = now_s + kMaxResultLifetimeS;
   GateResult r;
@@ -265,7 +276,12 @@ GateResult evaluate_document(const GateSetup& g, std::string_view bytes, const s
   if (!report.is_ok()) {
     *input_error = report.status().code() == Code::kInvalidArgument;
     fail(d, report.status().message());  // names the file; "unsupported predicateType \"…\"" among them
-    return finish(std::move(d), false, false, valid_until, now_s);
+    // A scan signed for this image that cannot be read (a new schema, too many findings, a bad
+    // time) decides as a failure: skipping it would let an older passing scan decide instead.
+    // Other predicate types (an SBOM, provenance) in the directory stay ignored.
+    bool decisive = signed_scan_for(vp, image);
+    if (decisive) d["unreadableScan"] = true;  // check_store: decides whatever else is there
+    return finish(std::move(d), decisive, false, valid_until, now_s);
   }
   const ScanReport& r = *report;
   d["scanner"] = r.scanner;
@@ -273,6 +289,10 @@ GateResult evaluate_document(const GateSetup& g, std::string_view bytes, const s
   if (!binds(stmt, r, image)) {
     fail(d, source + ": signed for another image (subjects: " + subjects_of(stmt, r) + ")");
     return finish(std::move(d), false, false, valid_until, now_s);
+  }
+  if (!r.has_result) {
+    fail(d, source + ": the attestation records no scan result (scanner.result is absent or null): nothing says the scan ran");
+    return finish(std::move(d), true, false, valid_until, now_s);
   }
   bool fresh = judge_age(g, r, now_s, d, valid_until);
   size_t blocking = judge_findings(g, r, image, now_s, d, valid_until);
@@ -324,7 +344,12 @@ Result<GateSetup> GateSetup::load(const AttestationSettings& s) {
   for (const auto& e : s.exceptions) {
     exceptions.push_back({{"id", e.id}, {"until", e.until}, {"untilS", e.until_s ? Json(*e.until_s) : Json()}, {"images", e.images}, {"reason", e.reason}});
   }
-  Json canon = {{"keys", key_ids},
+  // kVerdictRules names the rules' revision: raise it whenever a change could turn a cached
+  // verdict around, so no node serves a verdict of older rules after an upgrade.
+  constexpr int kVerdictRules = 2;
+  Json canon = {{"rules", kVerdictRules},
+                {"version", RUNGUARD_VERSION},
+                {"keys", key_ids},
                 {"threshold", s.threshold},
                 {"maxAgeMs", s.max_age_ms},
                 {"maxSeverity",

@@ -169,7 +169,14 @@ Result<PublicKey> PublicKey::from_pem(std::string_view pem, const std::string& s
   if (p != raw_data + len) return refuse(source, "trailing bytes after the SubjectPublicKeyInfo");
   RG_ASSIGN_OR_RETURN(key.type_, classify(pkey, source));
 
-  // The id is over OpenSSL's re-encoding of the key, so two spellings of one key share an id.
+  // The id is over OpenSSL's re-encoding of the key, so two spellings of one key share an id. An
+  // EC point keeps the form it was read in (compressed or not), so it is set to uncompressed first.
+  if (key.type_ == KeyType::kEcdsaP256 || key.type_ == KeyType::kEcdsaP384) {
+    if (EVP_PKEY_set_utf8_string_param(pkey, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+                                       OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED) != 1) {
+      return Status(Code::kInternal, "key " + source + ": cannot normalise the EC point: " + openssl_error());
+    }
+  }
   unsigned char* der = nullptr;
   int der_len = i2d_PUBKEY(pkey, &der);
   if (der_len <= 0) return Status(Code::kInternal, "key " + source + ": cannot encode: " + openssl_error());

@@ -205,12 +205,14 @@ Status parse_intoto_vulns(const Json& pred, ScanReport& out) {
 Status parse_cosign_vuln(const Json& pred, ScanReport& out) {
   RG_RETURN_IF_ERROR(detail::expect_object(pred, "predicate"));
   RG_ASSIGN_OR_RETURN(const Json* scanner, detail::opt_object(pred, "scanner", ""));
+  out.has_result = false;
   std::string uri, version;
   if (scanner) {
     RG_ASSIGN_OR_RETURN(uri, detail::opt_string(*scanner, "uri", "scanner"));
     RG_ASSIGN_OR_RETURN(version, detail::opt_string(*scanner, "version", "scanner"));
     const Json* result = detail::member(*scanner, "result");
-    if (result) {
+    out.has_result = result != nullptr && !result->is_null();
+    if (result && !result->is_null()) {
       if (!result->is_object()) return detail::type_error("scanner.result", "an object (a Trivy or Grype report) or null", *result);
       if (detail::looks_like_trivy(*result)) {
         RG_RETURN_IF_ERROR(detail::parse_trivy(*result, "scanner.result", out));
@@ -228,11 +230,18 @@ Status parse_cosign_vuln(const Json& pred, ScanReport& out) {
   }
   if (!uri.empty()) out.scanner = uri;
   if (!version.empty()) out.scanner_version = version;
-  // The predicate's time decides (it is what cosign's spec requires), not the report's CreatedAt.
+  // The predicate's scanFinishedOn (cosign's spec requires it) — unless the embedded report says
+  // it was made earlier: wrapping an old report in a new predicate must not make it fresh.
   RG_ASSIGN_OR_RETURN(const Json* meta, detail::opt_object(pred, "metadata", ""));
   if (!meta) return Status(Code::kInvalidArgument, "metadata: required (metadata.scanFinishedOn)");
+  std::optional<int64_t> report_s = out.finished_s;
+  std::string report_text = out.finished;
   out.finished.clear();
   RG_ASSIGN_OR_RETURN(out.finished_s, time_field(*meta, "scanFinishedOn", "metadata", true, &out.finished));
+  if (report_s && out.finished_s && *report_s < *out.finished_s) {
+    out.finished_s = report_s;
+    out.finished = report_text;
+  }
   return Status::ok();
 }
 

@@ -84,7 +84,12 @@ GateResult check_file(const GateSetup& g, const std::string& path, const ImageRe
   bool input_error = false;
   GateResult r = detail::evaluate_document(g, bytes, digest, image, now_s, path, &input_error);
   if (cache) {
-    cache->remember_file(path, id, digest);
+    // Memoised only when the path is still the file just read (same inode, size and times): a
+    // rewrite while it was read is not remembered. (Two same-size in-place rewrites within one
+    // timestamp tick could still pair the old digest with the new bytes; sync tools replace files
+    // by rename, which changes the inode.)
+    struct stat after {};
+    if (::stat(path.c_str(), &after) == 0 && identity_of(after) == id) cache->remember_file(path, id, digest);
     if (!input_error) cache->put(verdict_cache_key(digest, g, image), r);
   }
   return r;
@@ -108,6 +113,7 @@ std::vector<std::string> list_json(const std::string& dir) {
   while (struct dirent* e = ::readdir(d)) {
     std::string n = e->d_name;
     if (n.size() > 5 && n[0] != '.' && n.compare(n.size() - 5, 5, ".json") == 0) names.push_back(n);
+    if (names.size() > kMaxStoreFiles) break;  // enough to refuse: a huge directory is not read to its end
   }
   ::closedir(d);
   std::sort(names.begin(), names.end());
@@ -132,10 +138,11 @@ GateResult check_store(const GateSetup& g, const std::string& store_dir, const I
   std::string dir = store_dir + "/" + *sub;
   std::vector<std::string> names = list_json(dir);
   if (names.empty()) return failed(g, image, dir, "no attestation for " + image.digest + " in " + store_dir);
-  size_t ignored = 0;
+  // More than the limit fails closed: keeping some would let copies of an old passing scan push
+  // a newer failing one out of the window.
   if (names.size() > kMaxStoreFiles) {
-    ignored = names.size() - kMaxStoreFiles;
-    names.resize(kMaxStoreFiles);
+    return failed(g, image, dir, "more than " + std::to_string(kMaxStoreFiles) + " attestation files for " + image.digest + " in " + dir +
+                                     ": remove old ones (the newest scan must decide, and all of them cannot be read)");
   }
 
   std::vector<GateResult> results;
@@ -146,18 +153,18 @@ GateResult check_store(const GateSetup& g, const std::string& store_dir, const I
   int64_t decider_time = INT64_MIN;
   Json considered = Json::array();
   for (const auto& r : results) {
-    considered.push_back({{"file", r.detail["attestation"]}, {"verified", r.verified}, {"reason", r.summary}});
+    considered.push_back({{"file", r.detail.value("attestation", Json())}, {"verified", r.verified}, {"reason", r.summary}});
     if (!r.verified) continue;
+    if (r.detail.is_object() && r.detail.value("unreadableScan", false)) {  // a signed scan we cannot read fails the image
+      decider = &r;
+      decider_time = INT64_MAX;
+      continue;
+    }
     int64_t t = scan_time(r);
     if (!decider || t >= decider_time) {  // the latest scan decides; on a tie, the later file
       decider = &r;
       decider_time = t;
     }
-  }
-  std::string ignored_reason;
-  if (ignored > 0) {
-    ignored_reason = std::to_string(ignored) + " attestation file(s) in " + dir + " beyond the limit of " + std::to_string(kMaxStoreFiles) +
-                     " were ignored (remove old ones)";
   }
   GateResult out;
   if (decider) {
@@ -173,7 +180,6 @@ GateResult check_store(const GateSetup& g, const std::string& store_dir, const I
       out.detail = results[0].detail;
     }
   }
-  if (!ignored_reason.empty()) out.detail["reasons"].push_back(ignored_reason);
   out.detail["considered"] = std::move(considered);
   return out;
 }

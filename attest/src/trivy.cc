@@ -59,6 +59,10 @@ Status parse_trivy(const Json& j, const std::string& path, ScanReport& out) {
   // CreatedAt: RFC 3339 now, a unix integer in old reports.
   if (const Json* created = member(j, "CreatedAt")) {
     if (created->is_number_integer()) {
+      // 1970 to 9999 (what RFC 3339 can write): anything else would overflow the age arithmetic.
+      if (created->is_number_unsigned() ? created->get<uint64_t>() > 253402300799ull : created->get<int64_t>() < 0) {
+        return Status(Code::kInvalidArgument, join_path(path, "CreatedAt") + ": " + created->dump() + " is not a time between 1970 and 9999");
+      }
       out.finished_s = created->get<int64_t>();
       out.finished = format_rfc3339(*out.finished_s);
     } else if (created->is_string()) {

@@ -182,7 +182,8 @@ bool product_matches(const VexStatement& s, const VulnFinding& f, const ImageRef
 }
 
 Result<std::string> read_bounded(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO named as a VEX file must not hang the create (it is refused below).
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     if (errno == ENOENT) return Status(Code::kNotFound, path + ": no such file", errno);
     return io_error("open " + path, errno);
@@ -192,6 +193,8 @@ Result<std::string> read_bounded(const std::string& path) {
   Status err;
   if (::fstat(fd, &st) != 0) {
     err = io_error("stat " + path, errno);
+  } else if (!S_ISREG(st.st_mode)) {
+    err = Status(Code::kInvalidArgument, path + ": not a regular file (a VEX document must be a file)");
   } else if (static_cast<uint64_t>(st.st_size) > kMaxVexBytes) {
     err = Status(Code::kInvalidArgument, path + ": " + std::to_string(st.st_size) + " bytes, above the limit of " +
                                              std::to_string(kMaxVexBytes) + " bytes for a VEX document");
@@ -262,8 +265,11 @@ Status VexIndex::load_paths(const std::vector<std::string>& paths) {
     auto status = std::filesystem::status(path, ec);
     if (ec || !std::filesystem::exists(status)) return Status(Code::kNotFound, path + ": no such file or directory");
     if (std::filesystem::is_directory(status)) {
-      for (const auto& e : std::filesystem::directory_iterator(path, ec)) {
-        if (e.path().extension() == ".json" && e.is_regular_file(ec)) files.push_back(e.path().string());
+      // Never throws: a listing error is an error result, not std::terminate in the runtime.
+      std::filesystem::directory_iterator it(path, ec), end;
+      for (; !ec && it != end; it.increment(ec)) {
+        std::error_code type_ec;
+        if (it->path().extension() == ".json" && it->is_regular_file(type_ec)) files.push_back(it->path().string());
       }
       if (ec) return io_error("listing " + path, ec.value());
       std::sort(files.begin(), files.end());

@@ -139,6 +139,15 @@ Status run_attestation_gate(const policy::Policy& p, policy::ContainerContext& c
     return Status::ok();
   }
   auto setup = attest::GateSetup::load(s);
+  if (!setup.is_ok() && (s.action == policy::AttestationSettings::GateAction::kAudit || p.mode == policy::Mode::kAudit)) {
+    // An audit rollout with a mistyped key path records the failure; it does not stop the node.
+    std::string summary = "attestation gate setup failed: " + setup.status().message();
+    if (warnings != nullptr) warnings->push_back(summary + " (audit: the container is not refused)");
+    ctx.attestation = Verdict{true, false, summary,
+                              Json{{"image", ctx.image}, {"imageDigest", ctx.image_digest}, {"required", true}, {"verified", false},
+                                   {"passed", false}, {"reasons", Json::array({summary})}}};
+    return Status::ok();
+  }
   if (!setup.is_ok()) {
     // A broken policy, not an internal failure: never "opened" by failurePolicy. An unreadable key
     // file must not turn the gate (and every other control) off.
@@ -249,7 +258,11 @@ std::optional<attest::GateResult> DirectoryVerdictCache::get(const std::string& 
   r.passed = (*j)["passed"].get<bool>();
   r.verified = (*j)["verified"].get<bool>();
   r.summary = (*j)["summary"].get<std::string>();
-  if (const Json* d = member(*j, "detail")) r.detail = *d;
+  // The detail is what check_store reads back (its "attestation" member): anything but an object
+  // with it is a corrupt entry, a miss.
+  const Json* d = member(*j, "detail");
+  if (d == nullptr || !d->is_object() || !d->contains("attestation")) return std::nullopt;
+  r.detail = *d;
   return r;
 }
 

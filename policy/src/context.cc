@@ -1,11 +1,32 @@
 #include "runguard/policy/context.h"
 
+#include <string_view>
+
 namespace runguard::policy {
 namespace {
 
 std::string annotation(const ContainerContext& c, const char* key) {
   auto it = c.annotations.find(key);
   return it == c.annotations.end() ? "" : it->second;
+}
+
+constexpr std::string_view kTaskDir = "/io.containerd.runtime.v2.task/";
+// containerd's CRI plugin keeps every Kubernetes container in this namespace (pkg/cri/constants).
+constexpr std::string_view kCriNamespace = "k8s.io";
+
+// The containerd namespace of a container its shim started: from the bundle
+// (…/io.containerd.runtime.v2.task/<ns>/<id>), else from runc's root (/run/containerd/runc/<ns>).
+std::string shim_namespace(const std::string& bundle, const std::string& runtime_root) {
+  if (size_t at = bundle.find(kTaskDir); at != std::string::npos) {
+    std::string rest = bundle.substr(at + kTaskDir.size());
+    return rest.substr(0, rest.find('/'));
+  }
+  if (runtime_root.rfind("/run/containerd/", 0) == 0) {
+    std::string root = runtime_root;
+    while (root.size() > 1 && root.back() == '/') root.pop_back();
+    return root.substr(root.rfind('/') + 1);
+  }
+  return "";
 }
 
 }  // namespace
@@ -24,13 +45,17 @@ ContainerContext context_from_spec(const Json& spec, const std::string& id, cons
   }
   // Annotations are only as trustworthy as whoever set them. containerd's CRI plugin sets the
   // io.kubernetes.cri.* keys itself, after any pod annotations, so they are believed for
-  // containers containerd started: its shim's bundles live under .../io.containerd.runtime.v2.task/.
-  // Anywhere else (podman --annotation, CRI-O copying pod annotations) they are ignored, so an
-  // override matching containerType/namespace/image cannot be reached by writing them.
+  // containers containerd's CRI plugin started: its shim's bundles live under
+  // .../io.containerd.runtime.v2.task/k8s.io/. Anywhere else they are ignored — in containerd's
+  // other namespaces (`docker run --annotation` lands in "moby", `ctr`/nerdctl in "default"),
+  // under podman --annotation, CRI-O copying pod annotations — so neither an override matching
+  // containerType/namespace/image nor the attestation gate's sandbox exemption can be reached by
+  // writing them.
   bool containerd = trust == CriAnnotations::kTrusted || runtime_root.rfind("/run/containerd/", 0) == 0 ||
-                    bundle.find("/io.containerd.runtime.v2.task/") != std::string::npos;
+                    bundle.find(kTaskDir) != std::string::npos;
+  bool cri = trust == CriAnnotations::kTrusted || shim_namespace(bundle, runtime_root) == kCriNamespace;
   if (containerd) {
-    c.container_type = annotation(c, "io.kubernetes.cri.container-type");
+    if (cri) c.container_type = annotation(c, "io.kubernetes.cri.container-type");
     c.engine = c.container_type.empty() ? "containerd" : "containerd-cri";
     if (!c.container_type.empty()) {
       c.k8s_namespace = annotation(c, "io.kubernetes.cri.sandbox-namespace");

@@ -9,6 +9,7 @@
 #include "attest_test_util.h"
 #include "gate_test_util.h"
 #include "runguard/attest/gate.h"
+#include "runguard/attest/limits.h"
 
 namespace runguard::attest {
 namespace {
@@ -77,6 +78,20 @@ TEST(Store, NewerPassingScanBeatsOlderFailingOneAndBadFilesAreListed) {
   EXPECT_FALSE(r.detail["considered"][2]["verified"]);
   EXPECT_NE(r.detail["considered"][2]["reason"].get<std::string>().find("signed for another image"), std::string::npos);
   EXPECT_FALSE(r.detail["considered"][3]["verified"]);
+}
+
+// Review finding: keeping the first 64 files by name let copies of an old passing scan push a
+// newer failing one ("z-…") out of the window. More than the limit now fails the image.
+TEST(Store, MoreFilesThanTheLimitFailsClosed) {
+  StoreFixture fx;
+  std::string passing = fx.cosign_attestation(trivy_report({}), "2026-11-27T10:00:00Z");
+  for (size_t i = 0; i < runguard::attest::kMaxStoreFiles; ++i) fx.put("a-" + std::to_string(1000 + i) + ".json", passing);
+  GateResult r = check_store(fx.setup(), fx.store.path(), fx.image, fx.now);
+  EXPECT_TRUE(r.passed) << r.summary;  // exactly the limit: every file read
+  fx.put("z-newest.json", fx.cosign_attestation(trivy_report({{"CVE-2026-1", "openssl", "CRITICAL", "3.2"}}), "2026-11-28T10:00:00Z"));
+  r = check_store(fx.setup(), fx.store.path(), fx.image, fx.now);
+  EXPECT_FALSE(r.passed);
+  EXPECT_NE(r.summary.find("more than 64 attestation files"), std::string::npos) << r.summary;
 }
 
 TEST(Store, MissingEmptyAndNothingVerifying) {
@@ -252,6 +267,44 @@ TEST(Cache, KeyNamesDocumentSetupAndImage) {
   g.digest = "sha256:other";
   EXPECT_NE(k1, verdict_cache_key("sha256:doc", g, ImageRef{"sha256:img", "a:1"}));
 }
+
+// Review finding: a signed scan of this image that cannot be read (here: a Trivy report whose
+// findings are not a list) was skipped, and an older passing scan decided.
+TEST(Store, UnreadableSignedScanOfTheImageFailsIt) {
+  StoreFixture fx;
+  fx.put("a-old.json", fx.cosign_attestation(trivy_report({}), "2026-11-27T10:00:00Z"));
+  Json broken = trivy_report({});
+  broken["Results"][0]["Vulnerabilities"] = "not a list";
+  std::string file = fx.put("b-new.json", fx.cosign_attestation(broken, "2026-11-28T10:00:00Z"));
+  GateResult r = check_store(fx.setup(), fx.store.path(), fx.image, fx.now);
+  EXPECT_FALSE(r.passed);
+  EXPECT_EQ(r.detail["attestation"], file) << r.detail.dump();
+  // ... while a signed statement of another kind (an SBOM) in the directory is ignored
+  std::filesystem::remove(file);
+  Json sbom = rgattest::statement(fx.image.digest, "https://spdx.dev/Document", Json::object());
+  fx.put("c-sbom.json", fx.signed_payload("application/vnd.in-toto+json", runguard::dump_json(sbom)));
+  r = check_store(fx.setup(), fx.store.path(), fx.image, fx.now);
+  EXPECT_TRUE(r.passed) << r.summary;
+}
+
+// Review finding: wrapping an old report in a freshly dated predicate made it fresh.
+TEST(Store, ReportOlderThanItsPredicateIsJudgedByTheReportsTime) {
+  StoreFixture fx;
+  fx.put("a.json", fx.cosign_attestation(trivy_report({}, "2026-01-01T00:00:00Z"), "2026-11-28T10:00:00Z"));
+  GateResult r = check_store(fx.setup(), fx.store.path(), fx.image, fx.now);
+  EXPECT_FALSE(r.passed);
+  EXPECT_NE(r.summary.find("older than maxAge"), std::string::npos) << r.summary;
+}
+
+// Review finding: a predicate without scanner.result (a CI job whose scanner failed) read as clean.
+TEST(Store, PredicateWithoutAScanResultFails) {
+  StoreFixture fx;
+  fx.put("a.json", fx.cosign_attestation(nullptr, "2026-11-28T10:00:00Z"));
+  GateResult r = check_store(fx.setup(), fx.store.path(), fx.image, fx.now);
+  EXPECT_FALSE(r.passed);
+  EXPECT_NE(r.summary.find("no scan result"), std::string::npos) << r.summary;
+}
+
 
 }  // namespace
 }  // namespace runguard::attest

@@ -83,7 +83,7 @@ TEST(Gate, FailsOnAgeAndOnFutureScans) {
   EXPECT_FALSE(r.passed);
   EXPECT_EQ(r.summary, "scan finished 192h0m0s ago, older than maxAge 168h0m0s");
 
-  std::string future = fx.cosign_attestation(trivy_report({}), "2026-11-28T13:00:00Z");
+  std::string future = fx.cosign_attestation(trivy_report({}, "2026-11-28T13:00:00Z"), "2026-11-28T13:00:00Z");
   r = check_document(fx.setup(), future, fx.image, fx.now, "att.json");
   EXPECT_FALSE(r.passed);
   EXPECT_EQ(r.summary, "scan finished in the future (2026-11-28T13:00:00Z)");

@@ -201,14 +201,20 @@ TEST(CosignVuln, NullResultAndRequiredScanTime) {
   EXPECT_FALSE(report_from_statement(s, "a.json").is_ok());
 }
 
-TEST(CosignVuln, PredicateTimeDecidesNotCreatedAt) {
+// The older of the predicate's scanFinishedOn and the embedded report's own time: an old report
+// wrapped in a freshly dated predicate is as old as the report (review finding).
+TEST(CosignVuln, TheOlderOfPredicateAndReportTimeDecides) {
   Json rep = rgattest::trivy_report({{"CVE-1", "a", "HIGH", "2"}}, "2020-01-01T00:00:00Z");
   Statement s{"https://in-toto.io/Statement/v1", {}, std::string(kCosignVulnPredicate), rgattest::cosign_vuln_predicate(rep, "2026-01-01T00:00:00Z")};
   auto r = report_from_statement(s, "a.json");
   ASSERT_TRUE(r.is_ok()) << r.status().message();
-  EXPECT_EQ(r->finished, "2026-01-01T00:00:00Z");
+  EXPECT_EQ(r->finished, "2020-01-01T00:00:00Z");
   EXPECT_EQ(r->scanner, "pkg:github/aquasecurity/trivy@0.50.0");
   EXPECT_EQ(r->findings.size(), 1u);
+  s.predicate = rgattest::cosign_vuln_predicate(rgattest::trivy_report({}, "2026-02-01T00:00:00Z"), "2026-01-01T00:00:00Z");
+  r = report_from_statement(s, "a.json");
+  ASSERT_TRUE(r.is_ok()) << r.status().message();
+  EXPECT_EQ(r->finished, "2026-01-01T00:00:00Z");
 }
 
 TEST(CosignVuln, UnsupportedPredicateType) {

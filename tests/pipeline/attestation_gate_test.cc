@@ -195,7 +195,27 @@ TEST(AttestationGate, NotRequiredImagesAndSandboxes) {
   EXPECT_FALSE(sandbox.attestation->required) << "pause containers only with requireFor.sandboxes";
 }
 
-TEST(AttestationGate, MissingKeyFileIsUnavailableAndNamesIt) {
+// Review finding: an audit rollout (attestation.action: audit, or mode: audit) with a mistyped
+// key path refused every container; it now records a failed verdict and refuses nothing.
+TEST(AttestationGate, MissingKeyFileUnderAuditIsAFailedVerdictNotARefusal) {
+  for (bool gate_audit : {true, false}) {
+    policy::Policy p = gate_policy({"/nonexistent/runguard-test/ci.pub"});
+    if (gate_audit) p.attestation.action = policy::AttestationSettings::GateAction::kAudit;
+    else p.mode = policy::Mode::kAudit;
+    ContainerContext c = with_engine("podman");
+    c.image_digest = kDigest;
+    std::vector<std::string> warnings;
+    Status s = run_attestation_gate(p, c, {}, kNow, nullptr, &warnings);
+    ASSERT_TRUE(s.is_ok()) << s.to_string();
+    ASSERT_TRUE(c.attestation.has_value());
+    EXPECT_TRUE(c.attestation->required);
+    EXPECT_FALSE(c.attestation->passed);
+    EXPECT_NE(c.attestation->summary.find("/nonexistent/runguard-test/ci.pub"), std::string::npos) << c.attestation->summary;
+    ASSERT_EQ(warnings.size(), 1u);
+  }
+}
+
+TEST(AttestationGate, MissingKeyFileIsRefusedAndNamesIt) {
   policy::Policy p = gate_policy({"/nonexistent/runguard-test/ci.pub"});
   ContainerContext c = with_engine("podman");
   c.image_digest = kDigest;
@@ -298,7 +318,7 @@ class VerdictCacheTest : public ::testing::Test {
     r.verified = true;
     r.passed = passed;
     r.summary = passed ? "passed: signed by 1 trusted key(s)" : "1 finding(s) above the severity ceiling";
-    r.detail = {{"passed", passed}, {"reasons", {r.summary}}};
+    r.detail = {{"attestation", "/store/sha256/x/scan.json"}, {"passed", passed}, {"reasons", {r.summary}}};
     r.valid_until_s = valid_until;
     return r;
   }
@@ -321,7 +341,7 @@ TEST_F(VerdictCacheTest, RoundTripAndExpiry) {
   EXPECT_TRUE(got->passed);
   EXPECT_TRUE(got->verified);
   EXPECT_EQ(got->summary, "passed: signed by 1 trusted key(s)");
-  EXPECT_EQ(got->detail, (Json{{"passed", true}, {"reasons", {"passed: signed by 1 trusted key(s)"}}}));
+  EXPECT_EQ(got->detail, (Json{{"attestation", "/store/sha256/x/scan.json"}, {"passed", true}, {"reasons", {"passed: signed by 1 trusted key(s)"}}}));
   EXPECT_EQ(got->valid_until_s, kNow + 60);
   // Another process sees it (it is on disk).
   DirectoryVerdictCache other(dir());
@@ -362,6 +382,10 @@ TEST_F(VerdictCacheTest, CorruptOrForeignFilesAreMisses) {
       "{\"version\":1,\"key\":\"k\",\"passed\":\"yes\",\"verified\":true,\"summary\":\"s\",\"validUntil\":9999999999}",
       "{\"version\":1,\"key\":\"k\",\"passed\":true,\"verified\":true,\"summary\":\"s\",\"validUntil\":\"later\"}",
       "{\"version\":1,\"key\":\"k\",\"passed\":true,\"verified\":true,\"validUntil\":9999999999}",
+      // review finding: a detail the store cannot read back (null, not an object, no "attestation")
+      "{\"version\":1,\"key\":\"k\",\"passed\":true,\"verified\":true,\"summary\":\"s\",\"validUntil\":9999999999,\"detail\":null}",
+      "{\"version\":1,\"key\":\"k\",\"passed\":true,\"verified\":true,\"summary\":\"s\",\"validUntil\":9999999999,\"detail\":[1]}",
+      "{\"version\":1,\"key\":\"k\",\"passed\":true,\"verified\":true,\"summary\":\"s\",\"validUntil\":9999999999,\"detail\":{}}",
   };
   for (const auto& content : bad) {
     rgattest::write_all(f[0], content);

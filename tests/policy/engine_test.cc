@@ -490,4 +490,32 @@ TEST(ContextTrust, CriAnnotationsCountOnlyForContainerdBundles) {
   EXPECT_EQ(offline.k8s_namespace, "kube-system");
 }
 
+// Review finding (issue 8): `docker run --annotation io.kubernetes.cri.container-type=sandbox`
+// reaches containerd's "moby" namespace, and ctr/nerdctl's "default" one: only the CRI plugin's
+// k8s.io namespace is believed, so neither the sandbox override nor the attestation gate's sandbox
+// exemption can be claimed by writing annotations.
+TEST(ContextTrust, CriAnnotationsCountOnlyInTheCriNamespace) {
+  Json spec = parse(R"({"annotations":{"io.kubernetes.cri.container-type":"sandbox",
+                         "io.kubernetes.cri.image-name":"registry.k8s.io/pause:3.9"}})");
+  for (const auto& [bundle, root] : std::vector<std::pair<std::string, std::string>>{
+           {"/run/containerd/io.containerd.runtime.v2.task/moby/c", "/run/containerd/runc/moby"},
+           {"/run/containerd/io.containerd.runtime.v2.task/default/c", "/run/containerd/runc/default"},
+           {"/var/lib/bundles/c", "/run/containerd/runc/moby"},
+           {"/x/io.containerd.runtime.v2.task/k8s.io.evil/c", "/x/runc/k8s.io.evil"}}) {
+    auto ctx = runguard::policy::context_from_spec(spec, "c", bundle, root);
+    EXPECT_EQ(ctx.engine, "containerd") << bundle;
+    EXPECT_EQ(ctx.container_type, "") << bundle;
+    EXPECT_EQ(ctx.image, "") << bundle;
+  }
+  for (const auto& [bundle, root] : std::vector<std::pair<std::string, std::string>>{
+           {"/run/containerd/io.containerd.runtime.v2.task/k8s.io/c", "/run/containerd/runc/k8s.io"},
+           {"/var/lib/bundles/c", "/run/containerd/runc/k8s.io/"},
+           {"/tmp/state/io.containerd.runtime.v2.task/k8s.io/c", "/tmp/root/k8s.io"}}) {
+    auto ctx = runguard::policy::context_from_spec(spec, "c", bundle, root);
+    EXPECT_EQ(ctx.engine, "containerd-cri") << bundle;
+    EXPECT_EQ(ctx.container_type, "sandbox") << bundle;
+    EXPECT_EQ(ctx.image, "registry.k8s.io/pause:3.9") << bundle;
+  }
+}
+
 }  // namespace

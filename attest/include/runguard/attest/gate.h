@@ -12,7 +12,7 @@
 //      exception whose images match — expired ones are reported — or a VEX statement), else it
 //      blocks when its severity (UNKNOWN ranked as unknownAs) is above the ceiling for its fix state:
 //      maxSeverity.fixable for fixable findings, maxSeverity.unfixable otherwise.
-// For an image (check_store): every <store>/sha256/<hex>/*.json file (at most kMaxStoreFiles) is
+// For an image (check_store): every <store>/sha256/<hex>/*.json file (more than kMaxStoreFiles fails) is
 // checked; among those that verify and bind, the one with the latest scan decides (a newer scan
 // that finds a new CVE fails the image even though an older scan passed). None verifying: fail,
 // with each file's reason. No directory or no files: fail, "no attestation for sha256:… in STORE".

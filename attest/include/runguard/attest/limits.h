@@ -15,7 +15,8 @@ inline constexpr size_t kMaxVexBytes = 8u << 20;
 inline constexpr size_t kMaxKeyBytes = 64u << 10;
 // Signatures looked at in one envelope (more are refused: nobody needs them, and each costs a verify).
 inline constexpr size_t kMaxSignatures = 32;
-// Attestation files considered for one image in the store (newest by name order beyond are ignored, and said so).
+// Attestation files for one image in the store. More fails the image ("remove old ones"): ignoring
+// some would let copies of an old passing scan hide a newer failing one.
 inline constexpr size_t kMaxStoreFiles = 64;
 // Findings in one report (a report with more is refused, not truncated: truncation would pass).
 inline constexpr size_t kMaxFindings = 500000;

@@ -70,6 +70,9 @@ struct ScanReport {
   std::vector<std::string> image_digests;  // digests the report itself names (Trivy RepoDigests' "@sha256:…",
                                             // Metadata.ImageID; Grype manifestDigest, repoDigests), "sha256:<hex>"
   std::vector<VulnFinding> findings;
+  // False for a cosign vuln/v1 predicate without a scanner.result (absent or null): nothing says
+  // a scan ran, so the gate fails it rather than reading "no findings" as clean.
+  bool has_result = true;
 };
 
 // RFC 3339 (with fraction and offset, "Z" or ±hh:mm) -> unix seconds; nullopt when malformed.
