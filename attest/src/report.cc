@@ -9,6 +9,7 @@
 #include "fast_json.h"
 #include "json_read.h"
 #include "report_internal.h"
+#include "runguard/common/event_time.h"
 #include "runguard/attest/limits.h"
 #include "runguard/attest/report.h"
 #include "runguard/common/strings.h"
@@ -29,18 +30,7 @@ const char* fix_state_name(FixState s) {
 
 namespace detail {
 
-const char* severity_name(VulnSeverity s) {
-  switch (s) {
-    case VulnSeverity::kNone: return "NONE";
-    case VulnSeverity::kNegligible: return "NEGLIGIBLE";
-    case VulnSeverity::kLow: return "LOW";
-    case VulnSeverity::kMedium: return "MEDIUM";
-    case VulnSeverity::kHigh: return "HIGH";
-    case VulnSeverity::kCritical: return "CRITICAL";
-    case VulnSeverity::kUnknown: return "UNKNOWN";
-  }
-  return "UNKNOWN";
-}
+const char* severity_name(VulnSeverity s) { return policy::vuln_severity_name(s); }
 
 Status check_finding_count(size_t n, const std::string& path) {
   if (n > kMaxFindings) {
@@ -97,16 +87,6 @@ bool parse_digits(std::string_view s, size_t pos, size_t n, int& out) {
   }
   out = v;
   return true;
-}
-
-// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
-int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
 int days_in_month(int y, int m) {

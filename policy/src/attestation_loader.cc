@@ -18,6 +18,7 @@
 
 #include <algorithm>
 
+#include "runguard/common/event_time.h"
 #include "runguard/common/strings.h"
 
 namespace runguard::policy::internal {
@@ -58,16 +59,6 @@ Result<int64_t> max_age(const YamlReader& r, const YAML::Node& n, const std::str
   }
   if (ms < kMinMaxAgeMs || ms > kMaxMaxAgeMs) return r.error(n, key, "\"" + v + "\" must be between 1m and 8760h (365d)");
   return ms;
-}
-
-// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
-int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
 bool leap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }

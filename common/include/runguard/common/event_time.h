@@ -7,10 +7,22 @@
 
 #include <time.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <string>
 
 namespace runguard {
+
+// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil): the
+// timestamp parsers (event lines, scan reports, exception dates) turn dates into seconds with it.
+inline int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
 
 // "2026-11-29T06:21:58.123456789Z"
 inline std::string rfc3339_nanos(const struct timespec& ts) {
