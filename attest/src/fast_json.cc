@@ -131,7 +131,10 @@ Result<Json> parse_json_fast(std::string_view text, const std::string& source, c
   // One copy, NUL-terminated and parsed in place: strings are unescaped inside it and handed to
   // the builder from there (a multi-megabyte payload string is then copied once, not grown through
   // the reader's own stack).
-  std::string buffer(text);
+  // The SSE2 scan reads whole aligned 16-byte blocks, up to 15 bytes past the terminating NUL:
+  // those bytes are ours (zeros), never past the allocation.
+  std::string buffer(text.size() + 16, '\0');
+  std::memcpy(buffer.data(), text.data(), text.size());
   rapidjson::InsituStringStream in(buffer.data());
   rapidjson::Reader reader;
   Builder builder(prune);
