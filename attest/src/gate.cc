@@ -252,7 +252,7 @@ GateResult evaluate_document(const GateSetup& g, std::string_view bytes, const s
     fail(d, source + ": no verifier configured (the gate was not loaded)");
     return finish(std::move(d), false, false, valid_until, now_s);
   }
-  auto verified = g.verifier->verify(bytes, source);
+  auto verified = g.verifier->verify(bytes, source, document_digest);
   if (!verified.is_ok()) {
     const Status& st = verified.status();
     std::string msg = st.message();

@@ -46,7 +46,8 @@ bool is_supported_payload_type(std::string_view payload_type) {
          payload_type == "application/vnd.aquasec.trivy+json" || payload_type == "application/vnd.anchore.grype+json";
 }
 
-Result<VerifiedPayload> KeyVerifier::verify(std::string_view document, const std::string& source) const {
+Result<VerifiedPayload> KeyVerifier::verify(std::string_view document, const std::string& source,
+                                            std::string_view known_digest) const {
   // A threshold outside [1, keys] would make "enough signers" meaningless (0 passes anything).
   if (threshold_ < 1 || static_cast<size_t>(threshold_) > keys_.size()) {
     return invalid(source + ": attestation threshold " + std::to_string(threshold_) +
@@ -76,7 +77,7 @@ Result<VerifiedPayload> KeyVerifier::verify(std::string_view document, const std
 
   VerifiedPayload out;
   out.format = std::move(u.format);
-  out.document_digest = sha256_digest(document);
+  out.document_digest = known_digest.empty() ? sha256_digest(document) : std::string(known_digest);
   out.payload_type = std::move(u.envelope.payload_type);
   out.payload = std::move(u.envelope.payload);
   out.signers.reserve(check.signers.size());

@@ -44,14 +44,22 @@ struct VerifiedPayload {
 class Verifier {
  public:
   virtual ~Verifier() = default;
-  virtual Result<VerifiedPayload> verify(std::string_view document, const std::string& source) const = 0;
+  // `known_digest`: the document's "sha256:<hex>" when the caller already computed it (the store
+  // hashes a file once to look its verdict up), else "" and the verifier computes it.
+  virtual Result<VerifiedPayload> verify(std::string_view document, const std::string& source,
+                                         std::string_view known_digest) const = 0;
+  Result<VerifiedPayload> verify(std::string_view document, const std::string& source) const {
+    return verify(document, source, {});
+  }
 };
 
 // Trust = a set of public keys and a threshold of distinct keys (>= 1, <= keys.size()).
 class KeyVerifier final : public Verifier {
  public:
   KeyVerifier(std::vector<PublicKey> keys, int threshold) : keys_(std::move(keys)), threshold_(threshold) {}
-  Result<VerifiedPayload> verify(std::string_view document, const std::string& source) const override;
+  using Verifier::verify;
+  Result<VerifiedPayload> verify(std::string_view document, const std::string& source,
+                                 std::string_view known_digest) const override;
   const std::vector<PublicKey>& keys() const { return keys_; }
   int threshold() const { return threshold_; }
 
