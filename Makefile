@@ -8,7 +8,7 @@ DESTDIR ?=
 BINDIR = $(DESTDIR)$(PREFIX)/bin
 CONFDIR = $(DESTDIR)/etc/runguard
 
-.PHONY: all deps build test unit-test integration-test demo bench fuzz install install-files clean
+.PHONY: all deps build test test-asan unit-test integration-test demo bench fuzz install install-files clean
 
 all: build
 
@@ -23,6 +23,15 @@ build: deps
 test: build
 	@ctest --test-dir $(BUILD) --output-on-failure --timeout 600
 
+# The unit and integration suites again, built with AddressSanitizer + UndefinedBehaviorSanitizer;
+# a report from any runguard process fails it (scripts/test_asan.sh, docs/reliability.md).
+ASAN_BUILD ?= build-asan
+test-asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DRUNGUARD_SANITIZE=ON \
+	  -DRUNGUARD_BENCH=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(ASAN_BUILD)
+	@scripts/test_asan.sh $(ASAN_BUILD)
+
 unit-test: build
 	@ctest --test-dir $(BUILD) --output-on-failure -LE integration
 
@@ -33,14 +42,10 @@ integration-test: build
 demo: build
 	@scripts/demo.sh $(BUILD)/bin
 
-# Lifecycle ratios against plain runc, in-process policy evaluation and the attestation gate
-# (docs/benchmarks.md).
+# Every benchmark (lifecycle ratios against plain runc, userns, monitor, containerd, agent, secrets,
+# attestation); regenerates docs/benchmarks.md with the machine and the commands (scripts/bench_all.sh).
 bench: build
-	@scripts/bench.sh $(BUILD)/bin
-	@scripts/bench_containerd.sh $(BUILD)/bin
-	@scripts/bench_agent.sh $(BUILD)/bin
-	@scripts/bench_secrets.sh $(BUILD)/bin
-	@scripts/bench_attest.sh $(BUILD)/bin
+	@scripts/bench_all.sh $(BUILD)/bin
 
 # libFuzzer targets (clang-14, ASan + UBSan) over the parsers, FUZZ_SECONDS each (docs/reliability.md).
 FUZZ_SECONDS ?= 60

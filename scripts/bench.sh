@@ -17,6 +17,7 @@ runc=$(command -v runc)
 
 # On tmpfs, like the bundles (/run/containerd/...) and state (/run/runguard) it stands for.
 work=$(mktemp -d /dev/shm/runguard-bench.XXXXXX)
+chmod 711 "$work"  # the containers' root users (unprivileged host ids) reach their rootfs under it
 cleanup() {
   "$runc" --root "$work/runc" delete -f bench-state >/dev/null 2>&1 || true
   "$runc" --root "$work/runc" delete -f bench-run >/dev/null 2>&1 || true
@@ -56,20 +57,17 @@ compare "state (pass-through)" 0 1 -- \
 
 # 2. A full `run` of a busybox `true` container. runguard rewrites config.json, so every run
 #    starts from the original (the --prepare copy is not timed). runc is measured on the original
-#    bundle (what the issue compares against) and on the bundle runguard produces, which separates
-#    runguard's own cost from the cost of the hardening it asks runc for (compiling the seccomp
-#    filter, writing cgroup limits, running runguard-hook at the end).
+#    bundle (what the issue compares against). runc on the spec runguard wrote, which separates
+#    runguard's own cost from the cost of the hardening it asks runc for, is bench_userns.sh's
+#    (e) and (f): that spec's rootfs is runguard's idmapped mount, which the poststop hook releases
+#    after each run, so it cannot be replayed here as it stands.
 "$here/mkbundle.py" "$work/run" -- /bin/true
 cp "$work/run/config.json" "$work/run/config.orig"
-"$bin/runguard" --root "$work/runc" run --bundle "$work/run" bench-run </dev/null >/dev/null
-cp "$work/run/config.json" "$work/run/config.hardened"
 run_args=(
   --prepare "cp $work/run/config.orig $work/run/config.json" "$runc --root $work/runc run --bundle $work/run bench-run"
   --prepare "cp $work/run/config.orig $work/run/config.json" "$bin/runguard --root $work/runc run --bundle $work/run bench-run"
-  --prepare "cp $work/run/config.hardened $work/run/config.json" "$runc --root $work/runc run --bundle $work/run bench-run"
 )
 compare "run \`true\`, against runc on the original spec" 0 1 -- "${run_args[@]}"
-compare "run \`true\`, against runc on the spec runguard wrote" 2 1 -- "${run_args[@]}"
 
 # 3. In-process policy evaluation (Google Benchmark, median of 10 repetitions).
 echo

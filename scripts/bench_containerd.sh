@@ -23,6 +23,7 @@ runc=$(command -v runc)
 ns=bench
 
 work=$(mktemp -d /tmp/runguard-bench-ctrd.XXXXXX)
+chmod 711 "$work"  # the containers' root users (unprivileged host ids) reach their rootfs under it
 serve_pid=
 cleanup() {
   if [ -n "$serve_pid" ]; then
