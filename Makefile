@@ -52,7 +52,7 @@ FUZZ_SECONDS ?= 60
 fuzz: deps
 	@cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 -DRUNGUARD_FUZZ=ON \
 	  -DBUILD_TESTING=OFF -DRUNGUARD_BENCH=OFF >/dev/null
-	@cmake --build build-fuzz --target fuzz_spec fuzz_policy fuzz_runc_args fuzz_rules fuzz_listener fuzz_frame fuzz_attest
+	@cmake --build build-fuzz --target fuzz_spec fuzz_policy fuzz_runc_args fuzz_rules fuzz_listener fuzz_frame fuzz_attest fuzz_hook fuzz_vault fuzz_agent fuzz_replies
 	@scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS)
 
 # Binaries to $(PREFIX)/bin (runguard-hook and runguard-monitor next to runguard: create adds the
@@ -73,3 +73,9 @@ install-files:
 
 clean:
 	rm -rf $(BUILD)
+
+# Create/start/stop/delete cycles through containerd, full policy, SOAK_SECONDS; growth verdict (docs/reliability.md).
+SOAK_SECONDS ?= 600
+.PHONY: soak
+soak: build
+	@python3 scripts/soak.py $(BUILD)/bin --seconds $(SOAK_SECONDS)

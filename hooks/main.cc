@@ -47,17 +47,8 @@ std::optional<std::string> read_stdin() {
   return input;
 }
 
-int check(const std::vector<std::string>& args) {
-  runguard::pipeline::ConfigSource source = runguard::pipeline::config_source();
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--policy" && i + 1 < args.size()) source = {args[++i], true, "--policy"};
-    else if (a.rfind("--policy=", 0) == 0) source = {a.substr(9), true, "--policy"};
-    else {
-      std::cerr << "runguard: runguard-hook check: unexpected argument \"" << a << "\"\n" << kUsage;
-      return 2;
-    }
-  }
+int check(const runguard::pipeline::HookInvocation& inv) {
+  runguard::pipeline::ConfigSource source = inv.policy ? *inv.policy : runguard::pipeline::config_source();
   auto state = read_stdin();
   if (!state) {
     std::cerr << "runguard: runguard-hook check: hook state on stdin is larger than " << kMaxState << " bytes\n";
@@ -68,29 +59,18 @@ int check(const std::vector<std::string>& args) {
   return r.exit_code;
 }
 
-int poststop(const std::vector<std::string>& args) {
-  std::string state_dir;
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--state-dir" && i + 1 < args.size()) state_dir = args[++i];
-  }
-  if (state_dir.empty() || state_dir[0] != '/') {
-    std::cerr << "runguard-hook poststop: --state-dir ABSOLUTE_DIR is required\n";
-    return 2;
-  }
+int poststop(const runguard::pipeline::HookInvocation& inv) {
   auto input = read_stdin();
-  auto state = runguard::parse_json(input.value_or(""), "hook state on stdin");
-  if (!state.is_ok() || !state->is_object() || !state->contains("id") || !(*state)["id"].is_string()) {
-    std::cerr << "runguard-hook poststop: " << (state.is_ok() ? "state has no string \"id\"" : state.status().message()) << "\n";
-    return 2;
-  }
-  std::string id = (*state)["id"];
-  if (runguard::Status s = runguard::pipeline::check_container_id(id); !s.is_ok()) {
-    std::cerr << "runguard-hook poststop: " << s.message() << "\n";
+  auto state = runguard::pipeline::parse_hook_state(input.value_or(""), inv.verb);
+  if (!state.is_ok()) {
+    std::cerr << "runguard-hook poststop: " << state.status().message() << "\n";
     return 2;
   }
   runguard::pipeline::ReleaseCaller me;  // runc's poststop for this bundle, not another root's same id
-  if ((*state).contains("bundle") && (*state)["bundle"].is_string()) me.bundle = (*state)["bundle"].get<std::string>();
-  if (runguard::Status s = runguard::pipeline::release_container(state_dir, id, me); !s.is_ok()) {
+  // A state without a bundle ("" from parse_hook_state) names no bundle to match: release by id,
+  // as before bundles were compared (same_file(rec, "") would never match and leak everything).
+  if (!state->bundle.empty()) me.bundle = state->bundle;
+  if (runguard::Status s = runguard::pipeline::release_container(inv.state_dir, state->id, me); !s.is_ok()) {
     std::cerr << "runguard-hook poststop: " << s.to_string() << "\n";
     return 1;
   }
@@ -100,9 +80,14 @@ int poststop(const std::vector<std::string>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  if (!args.empty() && args[0] == "check") return check({args.begin() + 1, args.end()});
-  if (!args.empty() && args[0] == "poststop") return poststop({args.begin() + 1, args.end()});
-  std::cerr << kUsage;
-  return 2;
+  auto inv = runguard::pipeline::parse_hook_args(std::vector<std::string>(argv + 1, argv + argc));
+  if (!inv.is_ok()) {
+    // Each verb's errors as before: check's with runguard's prefix and the usage, poststop's bare.
+    const std::string& m = inv.status().message();
+    if (m.rfind("runguard-hook poststop:", 0) == 0) std::cerr << m << "\n";
+    else if (m.rfind("runguard-hook check:", 0) == 0) std::cerr << "runguard: " << m << "\n" << kUsage;
+    else std::cerr << kUsage;
+    return 2;
+  }
+  return inv->verb == runguard::pipeline::HookInvocation::Verb::kCheck ? check(*inv) : poststop(*inv);
 }

@@ -22,6 +22,7 @@ import time
 import unittest
 
 from harness import RUNC, RunguardTestCase, agent_settings
+from containerd import mounts_under
 from test_agent import RUNGUARDD, Agent
 from vault_standin import VaultStandin
 
@@ -29,17 +30,6 @@ ANNOTATION = "secrets.runguard.dev/"
 KV_VALUE = "kv-v2-Secret-Value-7f3a9c"
 FILE_VALUE = "file-Secret-Value-51b2"
 ENV_VALUE = "ghp_EnvSecretValue0123456789abcdefXYZ"
-
-
-def mounts_at(path):
-    """Mount points at or below `path` in this (the host's) mount namespace."""
-    out = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            mp = line.split()[4].replace("\\040", " ")
-            if mp == path or mp.startswith(path.rstrip("/") + "/"):
-                out.append(mp)
-    return out
 
 
 class SecretsTestBase(RunguardTestCase):
@@ -94,7 +84,7 @@ class SecretsTestBase(RunguardTestCase):
         for n in needles:
             self.assertIn(n, text)
         self.assertEqual(bundle.config_bytes(), before, "a refused create changed config.json")
-        self.assertEqual(mounts_at(self.state_dir), [], "a refused create left mounts")
+        self.assertEqual(mounts_under(self.state_dir), [], "a refused create left mounts")
         self.assertStateDirEmpty()
         self.assertNotIn(cid, self.runc_list_ids())
         return text
@@ -146,9 +136,9 @@ class FileBackendTest(SecretsTestBase):
         self.assertEqual(files["db-password"], {"name": "db-password", "source": "annotation", "ref": "file:app/db#password"})
         self.assertEqual(files["API_TOKEN"]["source"], "env")
         tmpfs = os.path.join(self.container_state_dir(cid), "secrets")
-        self.assertEqual(mounts_at(tmpfs), [tmpfs])
+        self.assertEqual(mounts_under(tmpfs), [tmpfs])
         self.delete(cid)
-        self.assertEqual(mounts_at(tmpfs), [], "the secrets tmpfs survived delete")
+        self.assertEqual(mounts_under(tmpfs), [], "the secrets tmpfs survived delete")
         self.assertStateDirEmpty()
 
     def start_sleeper_script(self, b):

@@ -54,7 +54,11 @@ arguments (in brackets):
        and sys/seal-status. Default status messages: 429 'request path "<path>": rate limit
        quota exceeded' (+ Retry-After: 1), 500 "internal error", 503 "Vault is sealed", others
        the HTTP reason phrase in lower case. Rules run in order before anything else: delays
-       add up, the first status/garbage/close rule answers                              [fault]
+       add up, the first status/garbage/close/body rule answers                         [fault]
+  POST fault/body {"body": "<text>", "status": 200, "content_type": "application/json",
+       "repeat": 1, "path", "count"}: answer with exactly this body (repeated `repeat` times:
+       a huge body without a huge request) — truncated or wrong-shaped JSON, an HTML error
+       page, anything                                                            [fault_body]
   GET  requests -> [{"method","path" (as sent: "/v1/kv/data/a"),"query" (raw, no "?"),"headers"
        (lowercased names),"body" (JSON, else text, else null),"status" (null: closed)}] [requests]
   POST requests/clear                                                          [clear_requests]
@@ -347,6 +351,19 @@ class VaultStandin:
                 self._faults.append({"status": status, "path": str(path), "count": count, "errors": errors,
                                      "delay_ms": delay_ms, "garbage": bool(garbage), "close": bool(close)})
 
+    def fault_body(self, body, status=200, content_type="application/json", repeat=1, path="*", count=None):
+        """Inject a raw answer: `body` (str or bytes, repeated `repeat` times) with `status`."""
+        if not isinstance(status, int) or not 200 <= status <= 599:
+            raise ValueError("status must be an HTTP status")
+        if not isinstance(repeat, int) or repeat < 1 or repeat * len(body) > 64 << 20:
+            raise ValueError("repeat must be a positive integer, the body at most 64 MiB")
+        if count is not None and (not isinstance(count, int) or count < 1):
+            raise ValueError("count must be a positive integer")
+        data = (body.encode() if isinstance(body, str) else bytes(body)) * repeat
+        with self._lock:
+            self._faults.append({"status": None, "path": str(path), "count": count, "errors": None, "delay_ms": 0,
+                                 "garbage": False, "close": False, "body": (status, data, str(content_type))})
+
     def requests(self):
         with self._lock:
             return copy.deepcopy(self._requests)
@@ -441,7 +458,7 @@ class VaultStandin:
                     if rule["count"] <= 0:
                         self._faults.remove(rule)
                 delay += rule["delay_ms"] / 1000.0
-                if rule["close"] or rule["garbage"] or rule["status"]:
+                if rule["close"] or rule["garbage"] or rule["status"] or rule.get("body"):
                     action = rule
                     break
         return delay, action
@@ -450,6 +467,9 @@ class VaultStandin:
     def _fault_reply(rule, vpath):
         if rule["close"]:
             return CLOSE
+        if rule.get("body"):
+            status, data, ctype = rule["body"]
+            return (status, data, ctype, {})
         if rule["garbage"]:
             return (200, GARBAGE, "text/html", {})
         status = rule["status"]
@@ -737,6 +757,7 @@ CONTROL_ROUTES = {
     "kubernetes": ("POST", "add_kubernetes", None),
     "namespace": ("POST", "set_namespace", None),
     "fault": ("POST", "fault", None),
+    "fault/body": ("POST", "fault_body", None),
     "requests": ("GET", "requests", lambda r: r),
     "requests/clear": ("POST", "clear_requests", None),
     "leases": ("GET", "leases", lambda r: r),

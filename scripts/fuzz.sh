@@ -2,7 +2,7 @@
 # Runs every libFuzzer target for a bounded time from its seed corpus (fuzz/seeds/<name>/) and
 # prints executions and findings per target. Crashes are saved as fuzz-crash-<target>-* in the
 # current directory; each one found becomes a unit test.
-# Usage: scripts/fuzz.sh BUILD_DIR [SECONDS_PER_TARGET]
+# Usage: scripts/fuzz.sh BUILD_DIR [SECONDS_PER_TARGET]   (FUZZ_TARGETS="hook vault" runs only those)
 set -euo pipefail
 build=${1:-build-fuzz}
 seconds=${2:-60}
@@ -10,11 +10,15 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/runguard-fuzz.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 status=0
-for target in spec policy runc_args rules listener frame attest; do
+for target in ${FUZZ_TARGETS:-spec policy runc_args rules listener frame attest hook vault agent replies}; do
   mkdir -p "$work/$target"
   cp "$here/fuzz/seeds/$target/"* "$work/$target/"
   # ../shared's real-world configs, when present, join the config.json seeds.
   if [ "$target" = spec ] && [ -d "$here/../shared/corpora/oci" ]; then cp "$here/../shared/corpora/oci/"*.json "$work/$target/"; fi
+  # ... and as bundles runguard-hook check reads (first byte 2: the deny-only verdict).
+  if [ "$target" = hook ] && [ -d "$here/../shared/corpora/oci" ]; then
+    for f in "$here/../shared/corpora/oci/"*.json; do { printf '\x02'; cat "$f"; } >"$work/$target/corpus-$(basename "$f")"; done
+  fi
   # ... and Falco's official rule files join the rules seeds (the first byte picks file mode, even).
   if [ "$target" = rules ] && [ -d "$here/../shared/corpora/falco-rules" ]; then
     for f in "$here/../shared/corpora/falco-rules/"*.yaml; do { printf '\0'; cat "$f"; } >"$work/$target/$(basename "$f")"; done

@@ -145,6 +145,9 @@ class Agent final : private InternalServer::Handler {
   void release_watch_stream();
   // The metrics server's bound address, "" when metrics are off or not started.
   std::string metrics_address() const;
+  // The internal protocol's handler, to feed it decoded frames without a socket (fuzz/fuzz_agent.cc).
+  // Before start() the requests that need a worker pool (image.digest, secrets.*) answer "busy".
+  InternalServer::Handler& frame_handler() { return *this; }
 
  private:
   Agent(AgentOptions options, const Logger& log, std::unique_ptr<PolicyState> policy);

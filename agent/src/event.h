@@ -50,7 +50,8 @@ struct Event {
   std::string output;
   std::string json;      // the line as written to the events file, without the newline
 
-  // What the event costs the ring, roughly (strings plus a fixed overhead).
+  // What the event costs the ring, roughly: the strings' capacities (what the heap holds, not
+  // their lengths) plus a fixed overhead. Stable once the event is published (it is const then).
   size_t bytes() const;
 };
 

@@ -46,6 +46,14 @@ bool depth_ok(std::string_view text) {
 }  // namespace
 
 Result<Json> parse_json(std::string_view raw, const std::string& source) {
+  // nlohmann's lexer takes a NUL byte outside a string for the end of the input and would accept
+  // `{"a":1}<NUL>anything`, ignoring the rest; JSON has no raw NUL anywhere (in a string it must
+  // be escaped as \u0000), so one is an error wherever it is.
+  if (size_t nul = raw.find('\0'); nul != std::string_view::npos) {
+    auto [line, col] = line_col(raw, nul);
+    return invalid(source + ":" + std::to_string(line) + ":" + std::to_string(col) +
+                   ": invalid JSON: NUL byte (a string must escape it as \\u0000)");
+  }
   // runc (Go) reads invalid UTF-8 as U+FFFD; so does runguard, rather than refusing what runc runs.
   std::string repaired;
   std::string_view text = raw;

@@ -8,6 +8,7 @@
 #include "runguard/common/strings.h"
 #include "runguard/nsutil/fs.h"
 #include "runguard/nsutil/proc_info.h"
+#include "runguard/nsutil/safe_open.h"
 
 namespace runguard::monitord {
 namespace {
@@ -155,7 +156,12 @@ std::vector<monitor::Ancestor> ProcReader::ancestry(pid_t ppid, std::optional<ui
 std::string ProcReader::user_name(pid_t pid, uid_t uid) {
   if (auto it = user_cache_.find(uid); it != user_cache_.end()) return it->second;
   std::string name;
-  if (auto passwd = nsutil::read_file(path(pid, "root/etc/passwd"), 256 * 1024); passwd.is_ok()) {
+  // Resolved inside the process's root, as the container sees it: the image (or the process
+  // itself, in a writable rootfs) decides what /etc/passwd is, and an absolute symlink or a ".."
+  // chain followed through /proc/<pid>/root would land on the host's files; a FIFO or a device
+  // node there must neither block the loop nor be opened.
+  if (auto passwd = nsutil::read_regular_below(path(pid, "root"), "etc/passwd", nsutil::Scope::kInRoot, 256 * 1024);
+      passwd.is_ok()) {
     name = passwd_name(*passwd, uid).value_or("");
   }
   if (name.empty() && uid == 0) name = "root";

@@ -50,8 +50,9 @@ class ProcReader {
   std::vector<monitor::Ancestor> ancestry(pid_t ppid, std::optional<uint64_t> container_ns, size_t max = 8);
   // Drops the cached entry of `pid` (call on every execve/execveat it makes).
   void forget(pid_t pid) { ancestors_.erase(pid); }
-  // The user name for `uid` from the process's own /etc/passwd (<proc>/<pid>/root/etc/passwd),
-  // "root" for 0 when the file says nothing; "" when unknown.
+  // The user name for `uid` from the process's own /etc/passwd (etc/passwd resolved inside
+  // <proc>/<pid>/root, never through a link to the host's), "root" for 0 when the file says
+  // nothing or is not a regular file; "" when unknown.
   std::string user_name(pid_t pid, uid_t uid);
 
  private:

@@ -119,18 +119,20 @@ Status write_file_atomic(const std::string& path, const std::string& content, mo
   int raw = ::mkostemp(tmpl.data(), O_CLOEXEC);
   if (raw < 0) return io_error("create temporary file in " + dir, errno);
   Fd fd(raw);
-  auto fail = [&](Status s) {
+  // Errors name the destination: the temporary file is gone by the time anyone reads them, and
+  // `path` is left as it was (a full disk, a file size limit, a failed rename).
+  auto fail = [&](const char* op, int err) {
     ::unlink(tmpl.c_str());
-    return s;
+    return io_error(std::string(op) + " " + path + " (as " + tmpl.substr(tmpl.rfind('/') + 1) + ", removed)", err);
   };
-  if (Status s = write_all(fd.get(), content, tmpl); !s.is_ok()) return fail(std::move(s));
-  if (::fchmod(fd.get(), have_orig ? (orig.st_mode & 07777) : mode) != 0) return fail(io_error("chmod " + tmpl, errno));
+  if (Status s = write_all(fd.get(), content, tmpl); !s.is_ok()) return fail("write", s.error_number());
+  if (::fchmod(fd.get(), have_orig ? (orig.st_mode & 07777) : mode) != 0) return fail("chmod", errno);
   if (have_orig && (orig.st_uid != ::geteuid() || orig.st_gid != ::getegid())) {
-    if (::fchown(fd.get(), orig.st_uid, orig.st_gid) != 0) return fail(io_error("chown " + tmpl, errno));
+    if (::fchown(fd.get(), orig.st_uid, orig.st_gid) != 0) return fail("chown", errno);
   }
-  if (::fsync(fd.get()) != 0) return fail(io_error("fsync " + tmpl, errno));
-  fd.reset();
-  if (::rename(tmpl.c_str(), path.c_str()) != 0) return fail(io_error("rename " + tmpl + " to " + path, errno));
+  if (::fsync(fd.get()) != 0) return fail("fsync", errno);
+  if (::close(fd.release()) != 0) return fail("close", errno);  // NFS and quotas report here
+  if (::rename(tmpl.c_str(), path.c_str()) != 0) return fail("rename into place", errno);
   Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dfd.get() >= 0) ::fsync(dfd.get());
   return Status::ok();

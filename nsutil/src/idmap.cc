@@ -548,7 +548,18 @@ Status apply_meta(int dst_dir, const char* name, const struct stat& st, const st
 }
 
 Status copy_file_data(int src_dir, int dst_dir, const char* name, const std::string& path) {
-  UniqueFd in(::openat(src_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  // The entry was a regular file at the fstatat, but a process writing the same directory
+  // (another container of this rootfs) may have swapped something else in since. An O_PATH handle
+  // opens nothing: a FIFO's open would block, a device's would run its driver's open. Only a
+  // regular file is then opened for reading, through the handle (same inode, no second lookup),
+  // with O_NONBLOCK so a lease on it cannot hold the create.
+  UniqueFd handle(::openat(src_dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!handle.valid()) return io_error("open " + path, errno);
+  struct stat opened {};
+  if (::fstat(handle.get(), &opened) != 0) return io_error("stat " + path, errno);
+  if (!S_ISREG(opened.st_mode)) return invalid(path + " stopped being a regular file while the rootfs was copied");
+  std::string proc = "/proc/self/fd/" + std::to_string(handle.get());
+  UniqueFd in(::open(proc.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
   if (!in.valid()) return io_error("open " + path, errno);
   UniqueFd out(::openat(dst_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!out.valid()) return io_error("create copy of " + path, errno);

@@ -137,8 +137,12 @@ Status zero_and_unlink_files(const std::string& dir) {
     struct stat st {};
     if (::fstatat(dfd.get(), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
     if (S_ISREG(st.st_mode)) {
-      UniqueFd f(::openat(dfd.get(), n.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC));
-      for (off_t left = st.st_size; f.get() >= 0 && left > 0;) {
+      // O_NONBLOCK, then the opened file's own type: a FIFO swapped in after the fstatat (the
+      // container owns the tmpfs's root) must not block the delete on an open with no reader.
+      UniqueFd f(::openat(dfd.get(), n.c_str(), O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+      struct stat opened {};
+      if (f.valid() && (::fstat(f.get(), &opened) != 0 || !S_ISREG(opened.st_mode))) f.reset();
+      for (off_t left = opened.st_size; f.get() >= 0 && left > 0;) {
         size_t chunk = static_cast<size_t>(std::min<off_t>(left, static_cast<off_t>(zeros.size())));
         ssize_t w = ::write(f.get(), zeros.data(), chunk);
         if (w <= 0) break;

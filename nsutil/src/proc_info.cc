@@ -62,6 +62,34 @@ bool parse_two(std::string_view s, unsigned& a, unsigned& b) {
 
 }  // namespace
 
+std::optional<uint64_t> parse_proc_stat_start_time(std::string_view stat) {
+  // "pid (comm) state ppid ...": fields after comm start at the last ')'.
+  size_t close = stat.rfind(')');
+  if (close == std::string_view::npos) return std::nullopt;
+  std::string_view rest = stat.substr(close + 1);
+  // rest holds field 3 (state) onwards; field 22 is the 20th of them.
+  for (int field = 3;; ++field) {
+    while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+    if (rest.empty()) return std::nullopt;
+    size_t end = std::min(rest.find(' '), rest.size());
+    std::string_view word = rest.substr(0, end);
+    if (field == 3 && (word == "Z" || word == "X" || word == "x")) return std::nullopt;
+    if (field == 22) {
+      uint64_t t = 0;
+      if (!parse_number(word, t)) return std::nullopt;
+      return t;
+    }
+    rest.remove_prefix(end);
+  }
+}
+
+std::optional<uint64_t> read_proc_start_time(pid_t pid, const std::string& proc_root) {
+  if (pid <= 0) return std::nullopt;
+  auto text = read_bounded(proc_path(proc_root, pid, "stat"), 4096);
+  if (!text) return std::nullopt;
+  return parse_proc_stat_start_time(*text);
+}
+
 std::optional<std::string> read_proc_exe(pid_t pid, const std::string& proc_root) {
   return read_link(proc_path(proc_root, pid, "exe"));
 }

@@ -57,6 +57,8 @@ Status check_reply(const Json& reply, const std::string& path) {
 
 }  // namespace
 
+Status check_agent_reply(const Json& reply, const std::string& path) { return check_reply(reply, path); }
+
 Code agent_error_code(const std::string& code) {
   if (code == "not_found") return Code::kNotFound;
   if (code == "invalid") return Code::kInvalidArgument;
@@ -79,7 +81,7 @@ Result<Json> AgentClient::request(const Json& message, std::chrono::milliseconds
     auto next = decoder.next();
     if (!next.is_ok()) return Status(Code::kUnavailable, "agent at " + path_ + " sent a malformed reply: " + next.status().message());
     if (*next) {
-      RG_RETURN_IF_ERROR(check_reply(**next, path_));
+      RG_RETURN_IF_ERROR(check_agent_reply(**next, path_));
       return std::move(**next);
     }
     auto n = nsutil::read_some(fd.get(), buf, sizeof buf, deadline, "agent at " + path_);

@@ -46,6 +46,9 @@ class AgentClient {
   std::string path_;
 };
 
+// request()'s check of a decoded reply frame (the rules above); `path` names the socket. Pure.
+Status check_agent_reply(const Json& reply, const std::string& path);
+
 // True for request()/notify() errors that mean no agent is listening at the socket.
 bool agent_not_running(const Status& s);
 

@@ -121,7 +121,8 @@ struct Prepared {
   }
 };
 
-// A create younger than this whose runc has not written its state yet is still in progress.
+// A create younger than this whose runc has not written its state yet is still in progress
+// (when the record does not say who claimed the directory, or cannot be checked from here).
 constexpr time_t kCreateInProgressSeconds = 60;
 
 std::string runc_state_file(const std::string& root, const std::string& id) {
@@ -129,16 +130,24 @@ std::string runc_state_file(const std::string& root, const std::string& id) {
 }
 
 // Whether an existing <stateDir>/<id> still belongs to someone: runc knows the container (under
-// this create's --root, or the root its own create recorded: ids are unique per root only), or a
-// create of it started moments ago. Otherwise it is left over and may be released.
-Status check_state_dir_owner(const RuncArgs& args, const std::string& dir, const std::string& id) {
+// this create's --root, or the root its own create recorded: ids are unique per root only), or
+// the runguard that claimed it still runs (it is runc by now, or about to be), or — when the
+// record cannot say — a create of it started moments ago. Otherwise it is left over (a create
+// killed before runc took over, a runtime that failed) and may be released.
+Status check_state_dir_owner(const RuncArgs& args, const std::string& dir, const std::string& id,
+                             const Result<internal::ResourcesRecord>& rec) {
   std::vector<std::string> roots = {args.root};
-  if (auto rec = internal::read_resources(dir); rec.is_ok() && rec->runtime_root != args.root) roots.push_back(rec->runtime_root);
+  if (rec.is_ok() && rec->runtime_root != args.root) roots.push_back(rec->runtime_root);
   for (const auto& root : roots) {
     std::string state = runc_state_file(root, id);
     if (nsutil::path_exists(state)) {
       return invalid("container " + id + " already exists (" + state + "); delete it first or use another id");
     }
+  }
+  if (std::optional<bool> creating = rec.is_ok() ? internal::creator_alive(*rec) : std::nullopt; creating) {
+    if (!*creating) return Status::ok();
+    return invalid("container " + id + " is being created by another runguard (pid " + std::to_string(rec->creator_pid) + ", " +
+                   dir + "); retry, or use another id");
   }
   struct stat st {};
   if (::stat(dir.c_str(), &st) == 0 && ::time(nullptr) - st.st_mtime < kCreateInProgressSeconds) {
@@ -148,20 +157,27 @@ Status check_state_dir_owner(const RuncArgs& args, const std::string& dir, const
 }
 
 // <stateDir>/<id>, exclusively (mkdir, not mkdir -p): two creates of one id never share it.
+// Under the claim lock from the check of a left-over directory to its first record: otherwise
+// two creates after a killed one both find its dead creator, one reclaims and records itself,
+// and the other's release then takes that fresh directory (and frees its range by id).
 Status claim_state_dir(const RuncArgs& args, const policy::Policy& p, const std::string& id, const std::string& bundle,
                        Prepared& out) {
   out.state_dir = internal::container_state_dir(p.state_dir, id);
   RG_RETURN_IF_ERROR(nsutil::make_dirs(p.state_dir, 0711));
+  RG_ASSIGN_OR_RETURN(nsutil::UniqueFd claim_lock, internal::lock_claims(p.state_dir, internal::kClaimLockTimeout));
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (::mkdir(out.state_dir.c_str(), 0700) == 0) {
       out.state_created = true;  // from here on the directory is ours to remove on failure
       out.record.runtime_root = args.root;
       out.record.bundle = bundle;
+      internal::record_creator(out.record);
       return internal::write_resources(out.state_dir, out.record);
     }
     if (errno != EEXIST) return io_error("mkdir " + out.state_dir, errno);
-    RG_RETURN_IF_ERROR(check_state_dir_owner(args, out.state_dir, id));
-    RG_RETURN_IF_ERROR(release_container(p.state_dir, id));  // left by a container runc no longer has
+    auto rec = internal::read_resources(out.state_dir);
+    RG_RETURN_IF_ERROR(check_state_dir_owner(args, out.state_dir, id, rec));
+    // Left by a container runc no longer has; released only while it still names the creator checked.
+    RG_RETURN_IF_ERROR(rec.is_ok() ? internal::release_if_same_creator(p.state_dir, id, *rec) : release_container(p.state_dir, id));
     if (nsutil::path_exists(out.state_dir)) {
       return invalid("container " + id + ": could not release the state left in " + out.state_dir + " by an earlier container; see runguard's log");
     }
@@ -183,10 +199,10 @@ Status prepare(const RuncArgs& args, const policy::Policy& p, const std::string&
   else return Status(Code::kInvalidArgument, "bundle " + bundle + ": " + abs.status().to_string());
   out.config_path = bundle + "/config.json";
 
-  RG_ASSIGN_OR_RETURN(out.original, nsutil::read_file(out.config_path));
+  RG_ASSIGN_OR_RETURN(out.original, internal::read_bundle_config(out.config_path));
   RG_ASSIGN_OR_RETURN(Json spec, parse_json(out.original, out.config_path));
   RG_RETURN_IF_ERROR(policy::validate_spec(spec, out.config_path));
-  internal::forget_previous_userns(spec);  // a bundle runguard already created once
+  RG_RETURN_IF_ERROR(internal::forget_previous_userns(spec, p.state_dir));  // a bundle runguard already created once
   internal::forget_previous_monitor(spec, p.state_dir);
   internal::forget_previous_secrets(spec, p.state_dir);
   // The values of variables secretsInEnv moves into files; evaluation replaces them.
@@ -194,7 +210,7 @@ Status prepare(const RuncArgs& args, const policy::Policy& p, const std::string&
                           ? spec["process"]["env"] : Json();
 
   policy::ContainerContext ctx = policy::context_from_spec(spec, id, bundle, args.root);
-  internal::add_host_facts(spec, ctx);
+  internal::add_host_facts(spec, p, ctx);
   RG_RETURN_IF_ERROR(claim_state_dir(args, p, id, bundle, out));
   // The user-namespace range is taken before evaluation: the mappings the control writes are it.
   out.userns.emplace(p, args, out.state_dir, out.record);

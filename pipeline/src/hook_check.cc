@@ -6,6 +6,7 @@
 #include "attestation_gate.h"
 #include "host_facts.h"
 #include "image_digest.h"
+#include "support.h"
 #include "runguard/common/strings.h"
 #include "runguard/nsutil/fs.h"
 #include "runguard/pipeline/runc_args.h"
@@ -184,14 +185,29 @@ DenyOnlyVerdict deny_only_verdict(const policy::Decision& d, const Controls& c) 
   return v;
 }
 
-namespace {
+Result<HookInvocation> parse_hook_args(const std::vector<std::string>& args) {
+  HookInvocation inv;
+  if (args.empty() || (args[0] != "check" && args[0] != "poststop")) {
+    return invalid(args.empty() ? "runguard-hook: no command" : "runguard-hook: unknown command \"" + args[0] + "\"");
+  }
+  if (args[0] == "check") {
+    for (size_t i = 1; i < args.size(); ++i) {
+      const std::string& a = args[i];
+      if (a == "--policy" && i + 1 < args.size()) inv.policy = ConfigSource{args[++i], true, "--policy"};
+      else if (a.rfind("--policy=", 0) == 0) inv.policy = ConfigSource{a.substr(9), true, "--policy"};
+      else return invalid("runguard-hook check: unexpected argument \"" + a + "\"");
+    }
+    return inv;
+  }
+  inv.verb = HookInvocation::Verb::kPoststop;
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "--state-dir" && i + 1 < args.size()) inv.state_dir = args[++i];
+  }
+  if (inv.state_dir.empty() || inv.state_dir[0] != '/') return invalid("runguard-hook poststop: --state-dir ABSOLUTE_DIR is required");
+  return inv;
+}
 
-struct Target {
-  std::string id;
-  std::string bundle;
-};
-
-Result<Target> parse_state(std::string_view state_json) {
+Result<HookState> parse_hook_state(std::string_view state_json, HookInvocation::Verb verb) {
   RG_ASSIGN_OR_RETURN(Json state, parse_json(state_json, "hook state on stdin"));
   if (!state.is_object()) return invalid("hook state on stdin: expected an object, got " + std::string(json_type_name(state)));
   auto str = [&](const char* key) -> Result<std::string> {
@@ -199,9 +215,14 @@ Result<Target> parse_state(std::string_view state_json) {
     if (it == state.end() || !it->is_string()) return invalid(std::string("hook state on stdin: no string \"") + key + "\"");
     return it->get<std::string>();
   };
-  Target t;
+  HookState t;
   RG_ASSIGN_OR_RETURN(t.id, str("id"));
   RG_RETURN_IF_ERROR(check_container_id(t.id));
+  if (verb == HookInvocation::Verb::kPoststop) {
+    // runc's poststop for this bundle, not another root's same id: the bundle when it is there.
+    if (auto b = str("bundle"); b.is_ok()) t.bundle = std::move(b).value();
+    return t;
+  }
   RG_ASSIGN_OR_RETURN(t.bundle, str("bundle"));
   if (t.bundle.empty() || t.bundle[0] != '/') return invalid("hook state on stdin: bundle \"" + t.bundle + "\" is not absolute");
   // Only the create-time stages can still stop the container (runtime-spec runtime.md); later
@@ -212,8 +233,11 @@ Result<Target> parse_state(std::string_view state_json) {
     return invalid("runguard-hook check must be registered for the createRuntime or prestart stage (state status is " +
                    (st == state.end() ? std::string("missing") : dump_json(*st)) + ", not \"creating\" or \"created\")");
   }
+  t.status = st->get<std::string>();
   return t;
 }
+
+namespace {
 
 bool refuses_closed(const Status& s) {
   return s.code() == Code::kDenied || s.code() == Code::kInvalidArgument || s.code() == Code::kNotFound;
@@ -225,17 +249,17 @@ HookCheckResult hook_check(std::string_view state_json, const ConfigSource& sour
   auto fail = [](const Status& s) { return HookCheckResult{1, "runguard: " + s.to_string()}; };
   auto p = load_policy(source);
   if (!p.is_ok()) return fail(p.status());
-  auto target = parse_state(state_json);
+  auto target = parse_hook_state(state_json, HookInvocation::Verb::kCheck);
   if (!target.is_ok()) return fail(target.status());
 
   std::string config_path = target->bundle + "/config.json";
   std::vector<std::string> warnings;
   Status s = [&]() -> Status {
-    RG_ASSIGN_OR_RETURN(std::string text, nsutil::read_file(config_path));
+    RG_ASSIGN_OR_RETURN(std::string text, internal::read_bundle_config(config_path));
     RG_ASSIGN_OR_RETURN(Json spec, parse_json(text, config_path));
     RG_RETURN_IF_ERROR(policy::validate_spec(spec, config_path));
     policy::ContainerContext ctx = policy::context_from_spec(spec, target->id, target->bundle, "");
-    internal::add_host_facts(spec, ctx);
+    internal::add_host_facts(spec, *p, ctx);
     // The image scan attestation gate, as in create: a container started outside runguard is
     // refused for a failing attestation too (its finding is a deny finding).
     std::string digest_failure;

@@ -8,7 +8,11 @@
 
 namespace runguard::pipeline::internal {
 
-void add_host_facts(const Json& spec, policy::ContainerContext& ctx) {
+void add_host_facts(const Json& spec, const policy::Policy& p, policy::ContainerContext& ctx) {
+  // A path that does not exist yet (a stateDir created later) is compared as written.
+  for (const auto& own : policy::own_state_paths(p)) {
+    if (auto rp = nsutil::real_path(own.path); rp.is_ok() && *rp != own.path) ctx.resolved_own_paths[own.path] = *rp;
+  }
   static const std::pair<const char*, const char*> kNsFiles[] = {
       {"pid", "pid"}, {"network", "net"}, {"ipc", "ipc"}, {"uts", "uts"},
       {"mount", "mnt"}, {"user", "user"}, {"cgroup", "cgroup"}, {"time", "time"}};

@@ -3,12 +3,13 @@
 
 #include "runguard/common/json.h"
 #include "runguard/policy/context.h"
+#include "runguard/policy/policy.h"
 
 namespace runguard::pipeline::internal {
 
 // Which linux.namespaces[].path entries of `spec` are the host's namespaces (nsutil compares
-// them with pid 1's), and where absolute bind-mount sources really point (realpath) when that
-// differs from the path as written.
-void add_host_facts(const Json& spec, policy::ContainerContext& ctx);
+// them with pid 1's), where absolute bind-mount sources really point (realpath) when that
+// differs from the path as written, and likewise where `p`'s own state paths resolve.
+void add_host_facts(const Json& spec, const policy::Policy& p, policy::ContainerContext& ctx);
 
 }  // namespace runguard::pipeline::internal

@@ -33,6 +33,8 @@ Result<Json> helper_reply(std::string& output, int exit_code) {
 
 }  // namespace
 
+Result<Json> parse_helper_reply(std::string& output, int exit_code) { return helper_reply(output, exit_code); }
+
 std::string helper_beside_self() {
   auto self = nsutil::real_path("/proc/self/exe");
   return self.is_ok() ? self->substr(0, self->rfind('/') + 1) + "runguardctl" : "";

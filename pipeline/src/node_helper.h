@@ -35,6 +35,11 @@ struct NodeAnswer {
 
 Result<NodeAnswer> ask_agent_or_helper(const NodeAsk& ask);
 
+// The helper's stdout as ask_agent_or_helper() reads it: its first line, a JSON object with
+// "ok": true (returned), else an error from its "error" and "code" (agent_error_code); anything
+// else is kUnavailable naming `exit_code`. `output` is wiped either way (it may hold values). Pure.
+Result<Json> parse_helper_reply(std::string& output, int exit_code);
+
 // runguardctl beside the running executable ("" when /proc/self/exe cannot be read).
 std::string helper_beside_self();
 

@@ -10,6 +10,7 @@
 
 #include "runguard/nsutil/fs.h"
 #include "runguard/nsutil/process.h"
+#include "runguard/nsutil/safe_open.h"
 #include "runguard/pipeline/config.h"
 
 namespace runguard::pipeline::internal {
@@ -134,6 +135,13 @@ Status pass_as_memfd(std::vector<std::string>& argv, const FlagUse& flag, const 
   RG_ASSIGN_OR_RETURN(int fd, nsutil::memfd_with_content("runguard-" + flag.name, content));
   replace_flag_value(argv, flag, "/proc/self/fd/" + std::to_string(fd));
   return Status::ok();
+}
+
+Result<std::string> read_bundle_config(const std::string& path) {
+  auto text = nsutil::read_regular_file_nofollow(path, 64u << 20);
+  if (text.is_ok() || text.status().code() != Code::kInvalidArgument) return text;
+  return invalid(text.status().message() +
+                 "; runguard reads and rewrites only a bundle's own config.json file (give runc the directory that holds it)");
 }
 
 std::optional<uint32_t> parse_id(std::string_view s) {

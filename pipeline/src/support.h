@@ -52,6 +52,12 @@ void replace_flag_value(std::vector<std::string>& argv, const FlagUse& flag, con
 // "N changes, M findings" style summary for the info line in --log.
 std::string summarize(const policy::Decision& d);
 
+// Reads a bundle's config.json (64 MiB at most). Stricter than runc, which follows a symlink
+// there: runguard replaces the file in place and restores it on failure, so it must be the
+// bundle's own regular file. A symlink, FIFO or device is refused (kInvalidArgument, never
+// "opened" by failurePolicy) without being followed or opened for reading.
+Result<std::string> read_bundle_config(const std::string& path);
+
 // --- reading documents the way runc does (json.NewDecoder(f).Decode: the first value only) ---
 
 // Tracks where the first JSON object or array in a growing buffer ends: brace/bracket depth

@@ -10,6 +10,7 @@
 #include "runguard/common/strings.h"
 #include "runguard/nsutil/fs.h"
 #include "runguard/nsutil/idmap.h"
+#include "runguard/nsutil/safe_open.h"
 #include "runguard/nsutil/userns_alloc.h"
 #include "runguard/policy/engine.h"
 #include "runguard/pipeline/userns_admin.h"
@@ -53,16 +54,44 @@ std::vector<nsutil::IdRange> host_ranges(const policy::UsernsPlan& plan) {
 UsernsSetup::UsernsSetup(const policy::Policy& p, const RuncArgs& args, std::string dir, ResourcesRecord& record)
     : policy_(p), args_(args), dir_(std::move(dir)), record_(record) {}
 
-void forget_previous_userns(Json& spec) {
+namespace {
+
+// Whether `path` is <stateDir>/<id>/mnt/rootfs, the mount point idmap_rootfs gives runc, under
+// `state_dir` as written or as resolved (the mount's recorded target is the resolved path).
+bool is_runguard_mount_point(const std::string& path, const std::string& state_dir) {
+  std::vector<std::string> dirs = {state_dir};
+  if (auto real = nsutil::real_path(state_dir); real.is_ok() && *real != state_dir) dirs.push_back(*real);
+  const std::string leaf = "/mnt/rootfs";
+  for (const auto& d : dirs) {
+    if (path.size() <= d.size() + 1 + leaf.size() || path.compare(0, d.size() + 1, d + "/") != 0 ||
+        path.compare(path.size() - leaf.size(), leaf.size(), leaf) != 0) {
+      continue;
+    }
+    std::string id = path.substr(d.size() + 1, path.size() - leaf.size() - d.size() - 1);
+    if (check_container_id(id).is_ok()) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Status forget_previous_userns(Json& spec, const std::string& state_dir) {
   auto a = spec.find("annotations");
-  if (a == spec.end() || !a->is_object()) return;
+  if (a == spec.end() || !a->is_object()) return Status::ok();
   auto root = a->find(kOriginalRootAnnotation);
-  if (root == a->end() || !root->is_string()) return;
+  if (root == a->end()) return Status::ok();
+  const Json* current = spec.contains("root") && spec["root"].is_object() && spec["root"].contains("path") ? &spec["root"]["path"] : nullptr;
+  if (!root->is_string() || current == nullptr || !current->is_string() ||
+      !is_runguard_mount_point(current->get<std::string>(), state_dir)) {
+    return invalid(std::string("annotation ") + kOriginalRootAnnotation + " is runguard's record of a root.path it replaced, but root.path " +
+                   (current != nullptr ? dump_json(*current) : std::string("(none)")) + " is not runguard's mount point under " +
+                   state_dir + "; an annotation may not choose the container's root filesystem: remove it");
+  }
   spec["root"]["path"] = *root;
   a->erase(root);
   if (a->empty()) spec.erase("annotations");
   auto l = spec.find("linux");
-  if (l == spec.end() || !l->is_object()) return;
+  if (l == spec.end() || !l->is_object()) return Status::ok();
   l->erase("uidMappings");
   l->erase("gidMappings");
   if (auto ns = l->find("namespaces"); ns != l->end() && ns->is_array()) {
@@ -71,6 +100,7 @@ void forget_previous_userns(Json& spec) {
       if (n.is_object() && n.value("type", std::string()) == "user" && !n.contains("path")) ns->erase(i);
     }
   }
+  return Status::ok();
 }
 
 Status UsernsSetup::acquire(const Json& spec, policy::ContainerContext& ctx) {
@@ -129,6 +159,16 @@ Status UsernsSetup::idmap_rootfs(Json& spec, const policy::ContainerContext& ctx
   const Json* root = spec.contains("root") && spec["root"].is_object() && spec["root"].contains("path") ? &spec["root"]["path"] : nullptr;
   std::string path = root != nullptr && root->is_string() ? root->get<std::string>() : "rootfs";
   if (path.empty() || path[0] != '/') path = ctx.bundle + "/" + path;
+  // runc refuses a rootfs path with a symlink in it; runc now gets runguard's mount point
+  // instead, so runguard must refuse the same or it would let through what runc does not.
+  if (Status s = nsutil::check_no_symlinks(path); !s.is_ok()) {
+    return Status(s.code() == Code::kIo ? Code::kIo : s.code() == Code::kNotFound ? Code::kNotFound : Code::kInvalidArgument,
+                  "rootfs " + path + ": " + s.message() +
+                      (s.code() == Code::kInvalidArgument ? "; runc refuses a root.path with a symlink in it (\"invalid rootfs: not an "
+                                                            "absolute path, or a symlink\"): point root.path at the real directory"
+                                                          : ""),
+                  s.error_number());
+  }
   auto rootfs = nsutil::real_path(path);
   if (!rootfs.is_ok()) return Status(Code::kInvalidArgument, "rootfs " + path + ": " + rootfs.status().to_string());
 

@@ -19,8 +19,12 @@ namespace runguard::pipeline::internal {
 // Recorded in config.json when runguard gives a container its mapping and idmapped rootfs: the
 // root.path the engine wrote. forget_previous_userns() undoes both before a bundle is created
 // again, so a second create starts from the engine's spec, not from runguard's previous output.
+// Annotations come from whoever wrote the pod or ran podman, so the annotation is believed only
+// beside a root.path runguard itself wrote (<stateDir>/<id>/mnt/rootfs); with any other
+// root.path it is refused (kInvalidArgument): it would otherwise choose the container's root
+// filesystem — "/" is the host's.
 inline constexpr const char* kOriginalRootAnnotation = "dev.runguard.userns.original-root";
-void forget_previous_userns(Json& spec);
+Status forget_previous_userns(Json& spec, const std::string& state_dir);
 
 // What one create took so far; undo() gives it back in reverse.
 class UsernsSetup {

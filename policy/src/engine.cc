@@ -59,7 +59,7 @@ Decision evaluate_spec(const Policy& p, Json spec, const ContainerContext& ctx) 
     internal::check_secrets(p, e);  // after secretsInEnv: its moved variables are files too
     internal::check_seccomp(c.seccomp, e);
     internal::check_resources(c.resources, e);
-    internal::check_sensitive_mounts(c.sensitive_mounts, e);
+    internal::check_sensitive_mounts(c.sensitive_mounts, e, p);
     internal::check_readonly_rootfs(c.readonly_rootfs, e);
     internal::check_monitor(c.monitor, e, p.state_dir);
   });

@@ -87,7 +87,9 @@ void check_seccomp(const SeccompControl& c, Eval& e);
 void check_resources(const ResourcesControl& c, Eval& e);
 void check_host_namespaces(const SimpleControl& c, Eval& e);
 void check_privileged(const SimpleControl& c, Eval& e);
-void check_sensitive_mounts(const SensitiveMountsControl& c, Eval& e);
+// `p` names runguard's own state (stateDir, libDir, secrets.file.dir, the agent's sockets): a
+// bind of it, or of a directory holding it, is sensitive too (other containers' secrets).
+void check_sensitive_mounts(const SensitiveMountsControl& c, Eval& e, const Policy& p);
 void check_readonly_rootfs(const SimpleControl& c, Eval& e);
 // Secret files: checks the container's requests against secrets.allow, adds secrets.attach files,
 // and mounts the per-container tmpfs at secrets.mountPath when there is any file to deliver.

@@ -2,7 +2,9 @@
 // read-only root filesystem (5.13).
 #include <algorithm>
 #include <array>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "eval.h"
 #include "runguard/common/strings.h"
@@ -66,6 +68,31 @@ bool is_pseudo(std::string_view type) {
   return std::find(kPseudoFilesystems.begin(), kPseudoFilesystems.end(), type) != kPseudoFilesystems.end();
 }
 
+// runguard's own state (own_state_paths), as written and, where the node resolves it elsewhere
+// (a symlinked directory on the way), as resolved.
+struct OwnPath {
+  std::string path;
+  const char* what;
+};
+std::vector<OwnPath> own_paths(const Policy& p, const ContainerContext& ctx) {
+  std::vector<OwnPath> out;
+  for (const auto& o : own_state_paths(p)) {
+    if (normalize_path(o.path) == "/") continue;
+    out.push_back({canonical(o.path), o.what});
+    if (auto it = ctx.resolved_own_paths.find(o.path); it != ctx.resolved_own_paths.end() && normalize_path(it->second) != "/") {
+      out.push_back({canonical(it->second), o.what});
+    }
+  }
+  return out;
+}
+
+const char* own_path_reason(const std::string& cand, const std::vector<OwnPath>& own) {
+  for (const auto& o : own) {
+    if (path_within(cand, o.path) || path_within(o.path, cand)) return o.what;
+  }
+  return nullptr;
+}
+
 // runc resolves a relative bind source against the bundle directory.
 std::string host_path(const std::string& source, const std::string& bundle) {
   if (!source.empty() && source[0] == '/') return source;
@@ -84,12 +111,15 @@ bool is_bind(const Json& m) {
 
 }  // namespace
 
-void check_sensitive_mounts(const SensitiveMountsControl& c, Eval& e) {
+void check_sensitive_mounts(const SensitiveMountsControl& c, Eval& e, const Policy& p) {
   if (c.action == Action::kOff) return;
   const Json* mounts = at(e.doc(), "/mounts");
   if (mounts == nullptr || !mounts->is_array()) return;
   std::vector<std::string> allow;
   for (const auto& a : c.allow) allow.push_back(canonical(a));
+  const std::vector<OwnPath> own = own_paths(p, e.ctx());
+  // The container's own secrets tmpfs, which the secrets control (evaluated first) just added.
+  const std::string own_secrets = e.secrets().host_dir;
   std::vector<size_t> to_remove;
   for (size_t i = 0; i < mounts->size(); ++i) {
     const Json& m = (*mounts)[i];
@@ -108,6 +138,7 @@ void check_sensitive_mounts(const SensitiveMountsControl& c, Eval& e) {
     }
     if (!has_member(m, "source")) continue;
     std::string source = str_member(m, "source");
+    if (!own_secrets.empty() && source == own_secrets) continue;
     std::vector<std::string> candidates = {canonical(host_path(source, e.ctx().bundle))};
     if (auto it = e.ctx().resolved_sources.find(source); it != e.ctx().resolved_sources.end()) {
       candidates.push_back(canonical(it->second));
@@ -115,7 +146,13 @@ void check_sensitive_mounts(const SensitiveMountsControl& c, Eval& e) {
     for (const auto& cand : candidates) {
       if (std::find(allow.begin(), allow.end(), cand) != allow.end()) break;
       const char* why = sensitive_reason(cand);
-      if (why == nullptr) continue;
+      std::string own_why;
+      if (why == nullptr) {
+        const char* own_what = own_path_reason(cand, own);
+        if (own_what == nullptr) continue;
+        own_why = std::string("holds or is inside ") + own_what;
+        why = own_why.c_str();
+      }
       std::string shown = cand == source ? source : source + " (-> " + cand + ")";
       if (e.violation("sensitiveMounts", "RG-MOUNT-001", Severity::kCritical, c.action,
                       "bind mount of " + shown + " at " + destination + ": " + why,
@@ -139,3 +176,25 @@ void check_readonly_rootfs(const SimpleControl& c, Eval& e) {
 }
 
 }  // namespace runguard::policy::internal
+
+namespace runguard::policy {
+
+std::vector<OwnStatePath> own_state_paths(const Policy& p) {
+  std::vector<OwnStatePath> out;
+  auto add = [&](const std::string& path, const char* what) {
+    if (!path.empty() && path[0] == '/') out.push_back({path, what});
+  };
+  add(p.state_dir, "runguard's stateDir (every container's secrets, monitor socket and record)");
+  add(p.lib_dir, "runguard's libDir");
+  add(p.secrets.file_dir, "runguard's secrets.file.dir");
+  add(p.agent.socket, "runguardd's socket");
+  add(p.agent.internal_socket, "runguardd's internal socket");
+  // The Vault credentials are read only when the Vault backend is in use, but a token file is a
+  // credential wherever it lies.
+  add(p.secrets.vault.auth.token_file, "runguard's Vault token file");
+  add(p.secrets.vault.auth.secret_id_file, "runguard's Vault AppRole secret-id file");
+  add(p.secrets.vault.ca_file, "runguard's Vault CA file");
+  return out;
+}
+
+}  // namespace runguard::policy

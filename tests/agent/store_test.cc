@@ -180,6 +180,26 @@ TEST(EventModel, Filter) {
   EXPECT_FALSE(f.matches(ev("a", "rr", "Notice", EventKind::kDecision)));
 }
 
+// Regression (soak, issue 9): a dumped line kept up to twice its length in spare capacity for as
+// long as the ring held it (9.3 kB of heap per 5.7 kB decision line), and bytes() counted only the
+// length, so the ring's byte bound undercounted what runguardd's heap held.
+TEST(EventModel, RingEntriesHoldNoSpareCapacity) {
+  Json line = decision_event("web-1", true);
+  line["output"] = std::string(5000, 'o');  // about the size of a real decision line
+  std::string dumped = runguard::dump_json(line);
+  for (const std::string& text : {std::string(), dumped}) {
+    auto e = event_from_line(line, text, 1);
+    ASSERT_TRUE(e.is_ok()) << e.status().message();
+    EXPECT_EQ(e->json, dumped);
+    EXPECT_EQ(e->json.capacity(), e->json.size());
+    EXPECT_GE(e->bytes(), e->json.capacity() + e->output.capacity());
+  }
+  Event l = lifecycle_event(std::string(200, 'c'), "deleted", 1, "node");
+  EXPECT_EQ(l.json.capacity(), l.json.size());
+  Event d = dropped_event(3, 9, 1);
+  EXPECT_EQ(d.json.capacity(), d.json.size());
+}
+
 TEST(EventRing, SeqAndCapacity) {
   EventRing ring(5);
   for (int i = 0; i < 20; ++i) EXPECT_EQ(ring.publish(ev("c", "r", "Notice"))->seq, uint64_t(i + 1));

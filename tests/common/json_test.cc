@@ -57,6 +57,26 @@ INSTANTIATE_TEST_SUITE_P(
                       ErrorCase{"single_quotes", "{'a':1}", "doc.json:1:2: invalid JSON: "}),
     [](const auto& info) { return std::string(info.param.name); });
 
+// Regression: nlohmann's lexer reads a NUL byte as the end of the input, so "{...}\0garbage"
+// parsed as "{...}" and the rest was ignored; a NUL anywhere is now an error with its place.
+TEST(Json, NulByteIsAnErrorWhereverItIs) {
+  const std::string cases[] = {std::string("{\"a\":1}\0{\"b\":2}", 15), std::string("{\"a\":1}\0", 8),
+                               std::string("\0{}", 3), std::string("[1,\n2\0,3]", 9),
+                               std::string("{\"a\":\"x\0y\"}", 11)};
+  for (const std::string& text : cases) {
+    auto r = parse_json(text, "doc.json");
+    ASSERT_FALSE(r.is_ok()) << "accepted " << testing::PrintToString(text);
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+    EXPECT_NE(r.status().message().find("NUL byte"), std::string::npos) << r.status().message();
+  }
+  auto r = parse_json(std::string("[1,\n2\0,3]", 9), "doc.json");
+  EXPECT_EQ(r.status().message().rfind("doc.json:2:2: invalid JSON: NUL byte", 0), 0u) << r.status().message();
+  // The escaped form is a string like any other.
+  auto escaped = parse_json(R"({"a":"x\u0000y"})", "doc.json");
+  ASSERT_TRUE(escaped.is_ok()) << escaped.status().message();
+  EXPECT_EQ((*escaped)["a"].get<std::string>(), std::string("x\0y", 3));
+}
+
 TEST(Json, DepthLimitAcceptsExactlyTheLimit) {
   ASSERT_EQ(kMaxJsonDepth, 128);
   EXPECT_TRUE(parse_json(nested(kMaxJsonDepth), "deep").is_ok());

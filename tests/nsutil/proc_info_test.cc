@@ -52,6 +52,27 @@ TEST(ProcInfo, VanishedProcessIsNotAvailable) {
   EXPECT_FALSE(read_proc_cmdline(none).has_value());
 }
 
+TEST(ProcInfo, ParseStatStartTime) {
+  // A comm with spaces and parentheses; the start time is field 22.
+  std::string stat = "4242 (a) b (c) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654321 4096 100 "
+                     "18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n";
+  EXPECT_EQ(parse_proc_stat_start_time(stat), 987654321u);
+  std::string zombie = stat;
+  zombie[zombie.find(") S ") + 2] = 'Z';  // exited, not reaped: not alive
+  EXPECT_FALSE(parse_proc_stat_start_time(zombie).has_value());
+  EXPECT_FALSE(parse_proc_stat_start_time("4242 (a) S 1 2 3").has_value());  // cut short
+  EXPECT_FALSE(parse_proc_stat_start_time("no parenthesis at all").has_value());
+  EXPECT_FALSE(parse_proc_stat_start_time("1 (x) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 notanumber 1").has_value());
+}
+
+TEST(ProcInfo, StartTimeOfOwnAndVanishedProcess) {
+  auto mine = read_proc_start_time(::getpid());
+  ASSERT_TRUE(mine.has_value());
+  EXPECT_EQ(read_proc_start_time(::getpid()), mine);  // stable
+  EXPECT_FALSE(read_proc_start_time(0x3ffffe).has_value());
+  EXPECT_FALSE(read_proc_start_time(0).has_value());
+}
+
 TEST(ProcInfo, FakeProcRoot) {
   auto root = std::filesystem::temp_directory_path() / ("rg-proc-" + std::to_string(::getpid()));
   std::filesystem::create_directories(root / "7");

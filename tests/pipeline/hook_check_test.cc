@@ -308,14 +308,73 @@ TEST_F(HookCheckFiles, BrokenOrMissingPolicyRefuses) {
 }
 
 TEST_F(HookCheckFiles, InternalErrorFollowsFailurePolicy) {
-  // config.json a symlink to itself: open fails with ELOOP, an I/O error, not invalid input.
-  ASSERT_EQ(::symlink("config.json", (bundle_ + "/config.json").c_str()), 0);
+  // The bundle a regular file: opening its config.json fails with ENOTDIR, an I/O error, not
+  // invalid input. (A symlinked config.json is invalid input, refused whatever failurePolicy says.)
+  ASSERT_EQ(::rmdir(bundle_.c_str()), 0);
+  write(bundle_, "");
   HookCheckResult r = check(state());
   EXPECT_EQ(r.exit_code, 1) << r.message;
   write(policy_, "failurePolicy: open\n");
   r = check(state());
   EXPECT_EQ(r.exit_code, 0) << r.message;
   EXPECT_NE(r.message.find("failurePolicy: open"), std::string::npos) << r.message;
+}
+
+// runguard-hook's argv (fuzz_hook feeds it too): each verb's words, errors worded as main prints them.
+TEST(HookArgs, VerbsAndErrors) {
+  using V = HookInvocation::Verb;
+  auto check = parse_hook_args({"check"});
+  ASSERT_TRUE(check.is_ok());
+  EXPECT_EQ(check->verb, V::kCheck);
+  EXPECT_FALSE(check->policy.has_value());
+  auto named = parse_hook_args({"check", "--policy", "/etc/p.yaml"});
+  ASSERT_TRUE(named.is_ok());
+  EXPECT_EQ(named->policy->path, "/etc/p.yaml");
+  EXPECT_EQ(parse_hook_args({"check", "--policy=/x.yaml"})->policy->path, "/x.yaml");
+  auto post = parse_hook_args({"poststop", "--state-dir", "/run/runguard", "--extra"});
+  ASSERT_TRUE(post.is_ok());
+  EXPECT_EQ(post->verb, V::kPoststop);
+  EXPECT_EQ(post->state_dir, "/run/runguard");
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  } bad[] = {
+      {{}, "runguard-hook: no command"},
+      {{"prestart"}, "runguard-hook: unknown command \"prestart\""},
+      {{"check", "--policy"}, "runguard-hook check: unexpected argument \"--policy\""},
+      {{"check", "x"}, "runguard-hook check: unexpected argument \"x\""},
+      {{"poststop"}, "runguard-hook poststop: --state-dir ABSOLUTE_DIR is required"},
+      {{"poststop", "--state-dir"}, "runguard-hook poststop: --state-dir ABSOLUTE_DIR is required"},
+      {{"poststop", "--state-dir", "run/x"}, "runguard-hook poststop: --state-dir ABSOLUTE_DIR is required"},
+  };
+  for (const auto& c : bad) {
+    auto r = parse_hook_args(c.args);
+    ASSERT_FALSE(r.is_ok()) << join(c.args, " ");
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+    EXPECT_EQ(r.status().message(), c.message);
+  }
+}
+
+// The poststop reading of the state: the id is checked (it names a directory below the state
+// dir), the bundle is optional, a status is not needed (poststop runs after the process).
+TEST(HookState, PoststopNeedsOnlyAValidId) {
+  using V = HookInvocation::Verb;
+  auto ok = parse_hook_state(R"({"id":"c1","bundle":"/b","status":"stopped"})", V::kPoststop);
+  ASSERT_TRUE(ok.is_ok()) << ok.status().message();
+  EXPECT_EQ(ok->id, "c1");
+  EXPECT_EQ(ok->bundle, "/b");
+  auto no_bundle = parse_hook_state(R"({"id":"c1","bundle":7})", V::kPoststop);
+  ASSERT_TRUE(no_bundle.is_ok());
+  EXPECT_EQ(no_bundle->bundle, "");
+  for (const char* bad : {R"({"id":"../../etc"})", R"({"id":7})", R"({})", "[]", "", "{\"id\":\"c1\"}\n{"}) {
+    auto r = parse_hook_state(bad, V::kPoststop);
+    EXPECT_FALSE(r.is_ok()) << bad;
+  }
+  // A NUL after the object is not the end of the input (common/json.h): refused, not read as {"id":"c1"}.
+  EXPECT_FALSE(parse_hook_state(std::string("{\"id\":\"c1\"}\0{\"id\":\"c2\"}", 23), V::kPoststop).is_ok());
+  auto check = parse_hook_state(R"({"id":"c1","bundle":"/b","status":"creating"})", V::kCheck);
+  ASSERT_TRUE(check.is_ok());
+  EXPECT_EQ(check->status, "creating");
 }
 
 }  // namespace

@@ -12,6 +12,14 @@ constexpr size_t kMaxChunkLine = 1024;
 
 Status bad(const std::string& why) { return Status(Code::kUnavailable, "unexpected response: " + why); }
 
+// The server's bytes as a message quotes them: at most 40, control bytes and non-ASCII as '?'
+// (a header can be 64 KiB of anything; the message reaches runc's log and containerd's error).
+std::string shown(std::string_view s) {
+  std::string out;
+  for (char c : s.substr(0, 40)) out += (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) ? '?' : c;
+  return s.size() > 40 ? out + "..." : out;
+}
+
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -118,10 +126,10 @@ Status ResponseParser::advance() {
 
 Status ResponseParser::parse_chunk_size(std::string_view line) {
   line = trim(line.substr(0, line.find(';')));  // chunk extensions are ignored
-  if (line.empty() || line.size() > 8) return bad("chunk size \"" + std::string(line) + "\" is not a hex number below 4 GiB");
+  if (line.empty() || line.size() > 8) return bad("chunk size \"" + shown(line) + "\" is not a hex number below 4 GiB");
   size_t size = 0;
   for (char c : line) {
-    if (!std::isxdigit(static_cast<unsigned char>(c))) return bad("chunk size \"" + std::string(line) + "\" is not hex");
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return bad("chunk size \"" + shown(line) + "\" is not hex");
     size = size * 16 + static_cast<size_t>(std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : (std::tolower(c) - 'a' + 10));
   }
   if (size > kMaxBodyBytes) return bad("body larger than " + std::to_string(kMaxBodyBytes >> 20) + " MiB");
@@ -167,7 +175,7 @@ Status ResponseParser::parse_head(std::string_view head) {
   }
   std::string te = to_lower(response_.header("transfer-encoding"));
   if (!te.empty()) {
-    if (te.size() < 7 || te.compare(te.size() - 7, 7, "chunked") != 0) return bad("unsupported transfer-encoding \"" + te + "\"");
+    if (te.size() < 7 || te.compare(te.size() - 7, 7, "chunked") != 0) return bad("unsupported transfer-encoding \"" + shown(te) + "\"");
     state_ = State::kChunkSize;
     return Status::ok();
   }
@@ -182,7 +190,7 @@ Status ResponseParser::parse_head(std::string_view head) {
     return Status::ok();
   }
   if (length.size() > 10 || !std::all_of(length.begin(), length.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return bad("content-length \"" + length + "\" is not a number");
+    return bad("content-length \"" + shown(length) + "\" is not a number");
   }
   remaining_ = std::stoull(length);
   if (remaining_ > kMaxBodyBytes) return bad("body larger than " + std::to_string(kMaxBodyBytes >> 20) + " MiB");

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 
@@ -10,9 +11,18 @@
 namespace runguard::secrets::vault {
 namespace {
 
+// Control bytes as '?', for messages (a Location is the server's text).
+std::string printable(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return out;
+}
+
 Result<Url> parse_url(std::string_view text, const char* what) {
   auto bad = [&](const std::string& why) {
-    return invalid(std::string(what) + " \"" + std::string(text) + "\": " + why);
+    return invalid(std::string(what) + " \"" + printable(text) + "\": " + why);
   };
   Url u;
   size_t sep = text.find("://");
@@ -26,14 +36,21 @@ Result<Url> parse_url(std::string_view text, const char* what) {
   std::string_view authority = rest.substr(0, end);
   std::string_view tail = end == std::string_view::npos ? std::string_view() : rest.substr(end);
   if (tail.find('#') != std::string_view::npos) return bad("a fragment (#) is not allowed");
+  if (!is_request_target_text(tail)) return bad("the path has a space or a control character (not percent-encoded)");
   if (authority.find('@') != std::string_view::npos) return bad("user information (user@) is not allowed");
   std::string_view port_text;
   if (!authority.empty() && authority[0] == '[') {
     size_t close = authority.find(']');
     if (close == std::string_view::npos) return bad("unterminated [IPv6] literal");
     u.host = std::string(authority.substr(1, close - 1));
+    // inet_pton reads a C string: a NUL would hide what follows it ("[::1<NUL><CR><LF>X: y]"),
+    // which would then reach the Host header. An IPv6 literal is hex digits, ':' and '.' only.
+    bool v6_chars = std::all_of(u.host.begin(), u.host.end(),
+                                [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.'; });
     struct in6_addr a6;
-    if (::inet_pton(AF_INET6, u.host.c_str(), &a6) != 1) return bad("\"" + u.host + "\" is not an IPv6 address");
+    if (!v6_chars || ::inet_pton(AF_INET6, u.host.c_str(), &a6) != 1) {
+      return bad("\"" + printable(u.host) + "\" is not an IPv6 address");
+    }
     std::string_view after = authority.substr(close + 1);
     if (!after.empty() && after[0] != ':') return bad("unexpected text after the IPv6 literal");
     if (!after.empty()) port_text = after.substr(1);
@@ -90,6 +107,13 @@ Result<Url> parse_location(std::string_view text) {
   RG_ASSIGN_OR_RETURN(Url u, parse_url(text, "redirect location"));
   if (u.target.empty() || u.target[0] != '/') u.target = "/" + u.target;
   return u;
+}
+
+bool is_request_target_text(std::string_view s) {
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return false;
+  }
+  return true;
 }
 
 bool is_loopback_ip(std::string_view ip) {

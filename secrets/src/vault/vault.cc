@@ -123,7 +123,7 @@ struct VaultFetcher::Impl {
           return invalid("vault.auth.method is kubernetes, but the request names no service-account token file "
                          "(is the container in a Kubernetes pod with a service-account token mounted?)");
         }
-        RG_ASSIGN_OR_RETURN(std::string jwt, vault::read_credential_file(who.token_file, "the Kubernetes service-account token"));
+        RG_ASSIGN_OR_RETURN(std::string jwt, vault::read_service_account_token(who.token_file));
         Status shape = vault::check_jwt(jwt, who.token_file);
         c.cache_key = kubernetes_key(who.container, jwt);
         if (!shape.is_ok()) {
@@ -185,17 +185,7 @@ struct VaultFetcher::Impl {
   Result<FetchedSecret> read_one(const RequestedSecret& req, const policy::SecretRef& ref, const Who& who, Deadline d) {
     RG_ASSIGN_OR_RETURN(Envelope e, authed_call({"GET", ref.path, ref.version, std::nullopt, "", "reading"}, who, d));
     FetchedSecret out{req.name, "", e.lease_id, e.lease_duration, e.renewable};
-    Result<std::string> value = Status(Code::kNotFound, "vault " + client->origin() + ": reading " + ref.path + ": the reply has no data");
-    if (vault::is_kv2_data(e.data)) {
-      const Json& inner = e.data["data"];
-      if (inner.is_null()) {
-        value = Status(Code::kNotFound, "vault " + client->origin() + ": " + ref.path + " has no data at that version (deleted?)");
-      } else {
-        value = select_value(inner, ref.key, policy::secret_ref_to_string(ref));
-      }
-    } else if (e.data.is_object()) {
-      value = select_value(e.data, ref.key, policy::secret_ref_to_string(ref));
-    }
+    Result<std::string> value = vault::secret_value(e.data, ref, client->origin());
     vault::cleanse_json(e.data);
     if (!value.is_ok()) {
       // A dynamic secret's lease was taken even though its value is of no use: give it back.
@@ -261,7 +251,7 @@ Status VaultFetcher::revoke(const RevokeRequest& r) {
   }
   if (impl_->settings.vault.auth.method != Method::kKubernetes || r.kubernetes_token_file.empty()) return first;
   // The login token this pod's JWT got: revoked too, so it does not outlive the container.
-  auto jwt = vault::read_credential_file(r.kubernetes_token_file, "the Kubernetes service-account token");
+  auto jwt = vault::read_service_account_token(r.kubernetes_token_file);
   if (!jwt.is_ok()) return first;  // the pod is gone: its login token expires on its own
   std::string key = Impl::kubernetes_key(r.container, *jwt);
   vault::wipe_string(*jwt);

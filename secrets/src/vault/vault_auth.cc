@@ -10,6 +10,7 @@
 
 #include "http_client.h"
 #include "runguard/nsutil/fs.h"
+#include "runguard/nsutil/safe_open.h"
 
 namespace runguard::secrets::vault {
 namespace {
@@ -26,9 +27,10 @@ void trim_in_place(std::string& s) {
 
 }  // namespace
 
-Result<std::string> read_credential_file(const std::string& path, const std::string& what) {
-  if (path.empty()) return invalid(what + " is not set");
-  auto text = nsutil::read_file(path, kMaxCredentialBytes);
+namespace {
+
+// One credential from the text of its file: trimmed, non-empty, one line.
+Result<std::string> credential_from(Result<std::string> text, const std::string& path, const std::string& what) {
   if (!text.is_ok()) {
     return Status(Code::kInvalidArgument, what + " " + path + " cannot be read: " + text.status().to_string());
   }
@@ -40,6 +42,27 @@ Result<std::string> read_credential_file(const std::string& path, const std::str
     return invalid(what + " " + path + " holds a control character (one credential, no line breaks)");
   }
   return s;
+}
+
+}  // namespace
+
+Result<std::string> read_credential_file(const std::string& path, const std::string& what) {
+  if (path.empty()) return invalid(what + " is not set");
+  return credential_from(nsutil::read_file(path, kMaxCredentialBytes), path, what);
+}
+
+Result<std::string> read_service_account_token(const std::string& path) {
+  const std::string what = "the Kubernetes service-account token";
+  size_t slash = path.rfind('/');
+  if (path.empty() || path[0] != '/' || slash == 0 || slash + 1 >= path.size()) {
+    return invalid(what + " path \"" + path + "\" is not an absolute file path");
+  }
+  // The directory is the source of the pod's service-account mount (kubelet's projected volume,
+  // whose token is a relative link into ..data/), or whatever a hostPath at that destination
+  // holds. Resolved inside it: no link or ".." can make runguard send another file of the node
+  // (the node's own Vault token) to Vault as the pod's JWT, and a FIFO there cannot hang a worker.
+  std::string dir = path.substr(0, slash), leaf = path.substr(slash + 1);
+  return credential_from(nsutil::read_regular_below(dir, leaf, nsutil::Scope::kInRoot, kMaxCredentialBytes), path, what);
 }
 
 Status check_jwt(std::string_view jwt, const std::string& path) {

@@ -31,6 +31,11 @@ inline constexpr size_t kMaxCachedLogins = 4096;
 // names it in errors ("vault.auth.tokenFile"). Problems are kInvalidArgument.
 Result<std::string> read_credential_file(const std::string& path, const std::string& what);
 
+// The pod's service-account JWT at `path` (<mount source>/token), read as a credential file but
+// resolved inside its directory (nsutil Scope::kInRoot): relative links stay usable, nothing
+// outside the directory is reachable, and only a regular file is read.
+Result<std::string> read_service_account_token(const std::string& path);
+
 // A service-account token: header.payload.signature, each part base64url (A-Z a-z 0-9 - _,
 // optional = padding). kInvalidArgument naming `path` otherwise; the token itself is never shown.
 Status check_jwt(std::string_view jwt, const std::string& path);

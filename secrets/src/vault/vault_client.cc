@@ -58,8 +58,8 @@ Result<std::unique_ptr<VaultClient>> VaultClient::create(const policy::VaultSett
       new VaultClient(std::move(base), std::move(tls), s.namespace_, std::max<int64_t>(s.retries, 0), s.timeout_ms));
 }
 
-Result<Envelope> VaultClient::interpret(HttpResponse& r, const ReplyContext& ctx) const {
-  std::string where = "vault " + origin_ + ": " + ctx.action + " " + ctx.path;
+Result<Envelope> interpret_reply(HttpResponse& r, const ReplyContext& ctx) {
+  std::string where = "vault " + ctx.origin + ": " + ctx.action + " " + ctx.path;
   Json body;
   bool json_ok = false;
   if (!r.body.empty()) {
@@ -125,6 +125,9 @@ Result<Envelope> VaultClient::call(const VaultCall& c, Deadline deadline) const 
       wipe_string(r->body);
       Url next = url;
       if (!loc.empty() && loc[0] == '/') {
+        if (!is_request_target_text(loc)) {
+          return Status(Code::kUnavailable, where + ": redirected (307) to a path with a space or a control character; not followed");
+        }
         next.target = loc;
       } else {
         auto u = parse_location(loc);
@@ -145,7 +148,7 @@ Result<Envelope> VaultClient::call(const VaultCall& c, Deadline deadline) const 
       ++attempt;
       continue;
     }
-    auto out = interpret(*r, ctx);
+    auto out = interpret_reply(*r, ctx);
     if (!out.is_ok()) return Status(out.status().code(), scrub(out.status().message(), c.token));
     return out;
   }

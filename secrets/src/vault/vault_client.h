@@ -35,6 +35,12 @@ struct VaultCall {
   std::string action;     // "reading", "logging in at": for messages
 };
 
+// A reply as call() returns it: 2xx with Vault's JSON -> its Envelope (a body-less 204, or a 200
+// with Content-Length: 0, an empty one); any other status -> reply_error(); a 2xx body that is not
+// JSON, or JSON that is not Vault's envelope -> kUnavailable "vault ORIGIN: ACTION PATH: unexpected
+// response ...". `r.body` and the parsed copy are wiped either way (they may hold values). Pure.
+Result<Envelope> interpret_reply(HttpResponse& r, const ReplyContext& ctx);
+
 class VaultClient {
  public:
   // Parses vault.address and loads the CA (https only). kInvalidArgument when either is wrong.
@@ -51,8 +57,6 @@ class VaultClient {
   VaultClient(Url base, std::shared_ptr<TlsContext> tls, std::string ns, int64_t retries, int64_t timeout_ms)
       : base_(std::move(base)), tls_(std::move(tls)), namespace_(std::move(ns)), retries_(retries), timeout_ms_(timeout_ms),
         origin_(base_.origin()) {}
-  Result<Envelope> interpret(HttpResponse& r, const ReplyContext& ctx) const;
-
   Url base_;
   std::shared_ptr<TlsContext> tls_;  // null for an http:// address
   std::string namespace_;

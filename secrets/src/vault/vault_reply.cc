@@ -2,9 +2,11 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <cctype>
 
 #include "runguard/common/strings.h"
+#include "runguard/secrets/value.h"
 
 namespace runguard::secrets::vault {
 namespace {
@@ -48,7 +50,15 @@ std::string deleted_version(const Json& body, const ReplyContext& ctx) {
     return which + " of " + ctx.path + " was destroyed; read another version";
   }
   if (auto t = m->find("deletion_time"); t != m->end() && t->is_string() && !t->get<std::string>().empty()) {
-    return which + " of " + ctx.path + " was deleted at " + t->get<std::string>() + "; undelete it or read another version";
+    // The server's text goes into the error (runc's log, containerd's message): only an RFC 3339
+    // time is shown, not whatever else a reply carries there (found by fuzz_vault: 400 bytes of
+    // binary went into the message unbounded, past what vault_errors() allows).
+    const std::string& when = t->get<std::string>();
+    bool stamp = when.size() <= 40 && std::all_of(when.begin(), when.end(), [](char c) {
+                   return std::isdigit(static_cast<unsigned char>(c)) || std::string_view("-:.TZ+").find(c) != std::string_view::npos;
+                 });
+    return which + " of " + ctx.path + " was deleted" + (stamp ? " at " + when : std::string()) +
+           "; undelete it or read another version";
   }
   return "";
 }
@@ -145,6 +155,16 @@ bool is_kv2_data(const Json& data) {
   if (!(d->is_object() || d->is_null()) || !m->is_object()) return false;
   auto v = m->find("version");
   return v != m->end() && v->is_number_integer();
+}
+
+Result<std::string> secret_value(const Json& data, const policy::SecretRef& ref, const std::string& origin) {
+  if (is_kv2_data(data)) {
+    const Json& inner = data["data"];
+    if (inner.is_null()) return Status(Code::kNotFound, "vault " + origin + ": " + ref.path + " has no data at that version (deleted?)");
+    return select_value(inner, ref.key, policy::secret_ref_to_string(ref));
+  }
+  if (data.is_object()) return select_value(data, ref.key, policy::secret_ref_to_string(ref));
+  return Status(Code::kNotFound, "vault " + origin + ": reading " + ref.path + ": the reply has no data");
 }
 
 void cleanse_json(Json& j) {

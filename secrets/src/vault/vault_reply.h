@@ -12,6 +12,7 @@
 
 #include "runguard/common/json.h"
 #include "runguard/common/status.h"
+#include "runguard/policy/secrets.h"
 
 namespace runguard::secrets::vault {
 
@@ -50,6 +51,12 @@ Status reply_error(int http_status, const Json& body, const ReplyContext& ctx);
 
 // True when `data` has KV v2's shape: {"data": object|null, "metadata": {"version": N, ...}}.
 bool is_kv2_data(const Json& data);
+
+// The value a read's `data` holds for `ref`: KV v2's inner data.data (kNotFound when it is null,
+// a deleted version), else KV v1's or a dynamic secret's data; then ref.key picked by
+// select_value() (value.h). kNotFound "the reply has no data" when there is no object. `origin`
+// names the server in messages.
+Result<std::string> secret_value(const Json& data, const policy::SecretRef& ref, const std::string& origin);
 
 // Overwrites every string in `j` (values, not keys) before it is released: replies hold secrets.
 void cleanse_json(Json& j);

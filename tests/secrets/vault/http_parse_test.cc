@@ -65,6 +65,19 @@ TEST(ResponseParserTest, Refusals) {
   EXPECT_NE(nothing.status().message().find("without a response"), std::string::npos);
 }
 
+// Found with fuzz_vault: header values the parser refuses were quoted whole (up to 64 KiB, any
+// bytes) in its error; now at most 40 bytes, control bytes and non-ASCII as '?'.
+TEST(ResponseParserTest, RefusedValuesAreQuotedShortAndPrintable) {
+  for (const std::string& head : {"HTTP/1.1 200 OK\r\nContent-Length: 1\n" + std::string(2000, 'x') + "\r\n\r\n",
+                                  "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\x01\x02" + std::string(3000, '\xff') + "\r\n\r\n"}) {
+    ResponseParser p;
+    Status s = p.feed(head);
+    ASSERT_FALSE(s.is_ok());
+    EXPECT_LT(s.message().size(), 128u) << s.message();
+    for (char c : s.message()) EXPECT_FALSE(static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) << s.message();
+  }
+}
+
 TEST(ResponseParserTest, Limits) {
   std::string big_header = "HTTP/1.1 200 OK\r\nX: " + std::string(kMaxHeaderBytes, 'a') + "\r\n\r\n";
   auto h = parse(big_header, 4096);
@@ -132,6 +145,29 @@ TEST(UrlTest, Locations) {
   ASSERT_TRUE(l.is_ok());
   EXPECT_EQ(l->target, "/v1/kv/data/a?version=2");
   EXPECT_EQ(parse_location("http://127.0.0.1:1")->target, "/");
+}
+
+// Found writing fuzz_vault: an IPv6 literal was checked by inet_pton on a C string, so a NUL
+// hid what followed it ("[::1<NUL><CR><LF>X: y]" parsed, with the CRLF in the Host header); and a
+// Location's path went into the request line whatever bytes it held (a lone LF, a space).
+TEST(UrlTest, HostAndPathBytesThatWouldSplitTheRequest) {
+  const std::string nul_host("https://[::1\0\r\nX-Injected: 1]:8200/v1/x", 39);
+  ASSERT_EQ(nul_host.size(), 39u);
+  for (const std::string& bad : {nul_host, std::string("http://[::1\r\n]:8200"), std::string("https://[::1 ]/")}) {
+    EXPECT_FALSE(parse_location(bad).is_ok()) << bad;
+    auto base = parse_base_url(bad);
+    ASSERT_FALSE(base.is_ok()) << bad;
+    EXPECT_EQ(base.status().message().find('\0'), std::string::npos);
+    EXPECT_EQ(base.status().message().find('\n'), std::string::npos);
+  }
+  for (const char* bad : {"https://active:8200/v1/x\nX-Injected: 1", "https://active:8200/v1/a b", "https://active:8200/v1/\x7f",
+                          "https://active:8200/v1/x\r"}) {
+    EXPECT_FALSE(parse_location(bad).is_ok()) << bad;
+    EXPECT_FALSE(parse_base_url(bad).is_ok()) << bad;
+  }
+  EXPECT_TRUE(is_request_target_text("/v1/kv/data/a%20b?version=2"));
+  EXPECT_FALSE(is_request_target_text("/v1/a\nb"));
+  EXPECT_TRUE(parse_location("https://[::ffff:127.0.0.1]:8200/v1/x").is_ok());
 }
 
 }  // namespace

@@ -50,6 +50,24 @@ TEST(VaultReplyTest, DeletedAndDestroyedVersions) {
   EXPECT_NE(x.message().find("version 2 of kv/data/app/db was destroyed"), std::string::npos) << x.message();
 }
 
+// Found by fuzz_vault: a 404's deletion_time went into the message verbatim (400 bytes of
+// binary, line breaks), past the bound and the scrubbing vault_errors() applies. Only an RFC 3339
+// time is shown now.
+TEST(VaultReplyTest, DeletionTimeIsShownOnlyWhenItIsATime) {
+  auto deleted_at = [](const std::string& when) {
+    Json body = {{"data", {{"data", nullptr}, {"metadata", {{"deletion_time", when}, {"destroyed", false}, {"version", 3}}}}}};
+    return reply_error(404, body, kCtx).message();
+  };
+  EXPECT_NE(deleted_at("2018-03-22T02:24:06.945319214Z").find("deleted at 2018-03-22T02:24:06.945319214Z;"), std::string::npos);
+  EXPECT_NE(deleted_at("2024-01-01T00:00:00+05:30").find("deleted at 2024-01-01T00:00:00+05:30;"), std::string::npos);
+  for (const std::string& junk : {std::string("now\nlevel=error msg=forged"), std::string(400, '\x99'), std::string(41, '1')}) {
+    std::string m = deleted_at(junk);
+    EXPECT_NE(m.find("version 3 of kv/data/app/db was deleted; undelete it"), std::string::npos) << m;
+    EXPECT_LT(m.size(), 200u);
+    EXPECT_EQ(m.find('\n'), std::string::npos);
+  }
+}
+
 TEST(VaultReplyTest, Envelope) {
   auto e = parse_envelope(Json{{"lease_id", "db/creds/r/1"}, {"lease_duration", 60}, {"renewable", true}, {"data", {{"u", "x"}}},
                                {"auth", {{"client_token", "t"}, {"lease_duration", 30}}}, {"warnings", nullptr}});

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,6 +48,13 @@ struct ProcStatus {
 std::optional<ProcStatus> read_proc_status(pid_t pid, const std::string& proc_root = "/proc");
 // The parser behind read_proc_status; nullopt if Name, Pid, PPid, Uid or Gid is missing/garbled.
 std::optional<ProcStatus> parse_proc_status(std::string_view text);
+
+// A process's start time (clock ticks after boot: /proc/<pid>/stat field 22). A pid plus its
+// start time names one process for the life of the boot: a later process that reuses the number
+// starts later. nullopt when the process is gone or a zombie (it has exited; only the reaping is
+// left). The parser takes the whole stat line; comm may hold spaces and parentheses.
+std::optional<uint64_t> read_proc_start_time(pid_t pid, const std::string& proc_root = "/proc");
+std::optional<uint64_t> parse_proc_stat_start_time(std::string_view stat);
 
 // pidfd_open(2) (Linux >= 5.3): an fd that polls readable when `pid` exits. O_CLOEXEC always.
 // ESRCH (already gone) is Code::kNotFound.

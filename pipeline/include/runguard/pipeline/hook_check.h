@@ -18,6 +18,7 @@
 // Thread-safety: free functions, no shared state.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +43,32 @@ DenyOnlyVerdict deny_only_verdict(const policy::Decision& d, const policy::Contr
 // runtime: "set /process/user/uid to a non-root uid such as 65532: podman run --user 65532:65532,
 // Kubernetes securityContext.runAsUser: 65532". Values come from `controls`. Pure.
 std::string remedy(const policy::Finding& f, const policy::Controls& controls);
+
+// What runguard-hook was asked to do: argv after the program name.
+//   check [--policy FILE | --policy=FILE]   (anything else is an error)
+//   poststop --state-dir DIR                (DIR absolute; other words are ignored, as runc's
+//                                            hook entries written by older versions may carry them)
+// kInvalidArgument whose message is the line to print ("runguard-hook check: unexpected argument
+// \"x\""); the caller exits 2 with the usage. Pure.
+struct HookInvocation {
+  enum class Verb { kCheck, kPoststop };
+  Verb verb = Verb::kCheck;
+  std::optional<ConfigSource> policy;  // check: --policy; otherwise config_source()
+  std::string state_dir;               // poststop
+};
+Result<HookInvocation> parse_hook_args(const std::vector<std::string>& args);
+
+// The OCI state runguard-hook reads on stdin (runtime-spec runtime.md "State"), as far as it
+// reads it. For check: a valid container id, an absolute bundle and status "creating" (runc) or
+// "created" (crun), the stages before the process runs; for poststop: a valid id, the bundle if it
+// is a string ("" otherwise). Every field's type is checked before it is read; errors name
+// "hook state on stdin". Limits: the caller bounds the input (16 MiB), parse_json the depth. Pure.
+struct HookState {
+  std::string id;
+  std::string bundle;
+  std::string status;
+};
+Result<HookState> parse_hook_state(std::string_view state_json, HookInvocation::Verb verb);
 
 struct HookCheckResult {
   int exit_code = 0;    // 0: compliant, or an internal error under failurePolicy: open; 1: refused or failed

@@ -55,6 +55,7 @@ struct ContainerContext {
   // OS facts, filled by the caller (nsutil); absent facts are simply empty.
   std::set<std::string> host_namespace_paths;            // linux.namespaces[].path that are the host's
   std::map<std::string, std::string> resolved_sources;   // mounts[].source -> realpath
+  std::map<std::string, std::string> resolved_own_paths; // own_state_paths(policy)[].path -> realpath
 };
 
 // Whether the io.kubernetes.cri.* annotations describe the container: kDetect believes them only

@@ -269,4 +269,15 @@ struct Policy {
 // exemptions, larger or absent resource limits) or cannot be compared (another seccomp profile).
 std::vector<std::string> loosenings(const Controls& base, const Controls& changed);
 
+// runguard's own state on the node that `p` names: every container's secrets tmpfs, monitor
+// socket and decision record (stateDir), the uid allocations and attestation cache (libDir), the
+// file backend's secrets, the agent's sockets (which serve secrets to root peers) and the Vault
+// credentials. A bind of one of them, or of a directory holding one, is a sensitive mount.
+// Absolute paths only, as written in the policy; `what` describes each.
+struct OwnStatePath {
+  std::string path;
+  const char* what;
+};
+std::vector<OwnStatePath> own_state_paths(const Policy& p);
+
 }  // namespace runguard::policy
