@@ -100,13 +100,16 @@ class FakeAgent {
       for (const auto& c : conns) fds.push_back({c->fd, POLLIN, 0});
       if (::poll(fds.data(), fds.size(), 1000) < 0) continue;
       if (fds[0].revents) break;
+      // Only the connections polled above have an entry in fds (ASan: accepting first and then
+      // indexing fds by the grown list read past its end).
+      const size_t polled = conns.size();
       if (fds[1].revents & POLLIN) {
         for (int fd; (fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC)) >= 0;) {
           conns.push_back(std::make_unique<Conn>(Conn{fd, runguard::frame::FrameDecoder()}));
           ++connections_;
         }
       }
-      for (size_t i = 0; i < conns.size(); ++i) {
+      for (size_t i = 0; i < polled; ++i) {
         if (fds[2 + i].revents == 0) continue;
         if (!serve(*conns[i])) {
           ::close(conns[i]->fd);
