@@ -744,16 +744,7 @@ class AgentFaultTest(FaultTestBase):
         self.assertNoLeaks(cid, b, original)
 
     def test_vault_secrets_through_a_hung_agent_are_refused(self):
-        vault = VaultStandin().start()
-        self.addCleanup(vault.stop)
-        token = vault.add_token(paths=["kv/data/app/*"])["token"]
-        token_file = os.path.join(self.tmp, "vault-token")
-        with open(token_file, "w") as f:
-            f.write(token)
-        vault.put_kv2("kv", "app/db", {"password": KV_VALUE})
-        self.full_policy(agent=agent_settings(self.tmp) + "  requestTimeout: %dms\n" % self.TIMEOUT_MS, secrets=(
-            "secrets:\n  backend: vault\n  vault: { address: %s, timeout: 2s, auth: { method: token, tokenFile: %s } }\n"
-            "  allow: [ { match: {}, paths: ['kv/data/app/*'] } ]\n" % (vault.address, token_file)))
+        vault, token = self.vault_policy()
         agent = SilentAgent(self.internal_socket)
         self.addCleanup(agent.close)
         b = self.new_bundle()
